@@ -1,0 +1,122 @@
+# groot-parity: two locked environments and the commands that run in each.
+# Every variable below can be set on the command line (make produce CKPT=... DEVICE=cuda) or in the
+# environment; the GROOT_PARITY_* tolerance knobs are read from the environment by the consumer.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION      ?= 0.13.9
+UV              ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+PRODUCER_PYTHON ?= $(shell envs/find-python 3.10)
+CONSUMER_PYTHON ?= $(shell envs/find-python 3.12)
+PRODUCER_VENV   := envs/producer/.venv
+CONSUMER_VENV   := envs/consumer/.venv
+PRODUCER_PY     := $(PRODUCER_VENV)/bin/python
+CONSUMER_PY     := $(CONSUMER_VENV)/bin/python
+
+# The original implementation: a local checkout (GR00T_SRC) or the upstream git URL at the pinned commit.
+GR00T_COMMIT    ?= 626af89d3e914ec92eab5323e23b9ed44a7b26c8
+GR00T_GIT       ?= https://github.com/NVIDIA/Isaac-GR00T
+GR00T_SRC       ?=
+
+# make produce
+CKPT            ?=
+REVISION        ?=
+SUBFOLDER       ?=
+OUT             ?= artifacts
+TAGS            ?=
+DEVICE          ?=
+SEED            ?= 42
+BATCH_SIZE      ?= 2
+IMAGE_SIZES     ?= 256x256 240x320
+# make consume / demo
+PARITY_DIR      ?= $(or $(GROOT_N1_7_PARITY_DIR),$(OUT))
+GOLDEN_DIR      := fixtures/golden
+TINY_CKPT       := fixtures/tiny-groot-n1.7
+PYTEST_ARGS     ?=
+
+export NO_ALBUMENTATIONS_UPDATE := 1
+export UV_PYTHON_DOWNLOADS ?= automatic
+
+.PHONY: help envs producer-env consumer-env gr00t test test-format test-producer test-consumer \
+        consume demo produce fixtures tiny-checkpoint lock lint bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+envs: producer-env consumer-env ## create both environments from their lock files
+
+$(PRODUCER_VENV)/.synced: envs/producer/uv.lock envs/producer/pyproject.toml pyproject.toml | $(UV)
+	$(UV) sync --frozen --inexact --project envs/producer --python "$(PRODUCER_PYTHON)"
+	touch $@
+producer-env: $(PRODUCER_VENV)/.synced ## producer env: Python 3.10, transformers 4.57.3 (gr00t: make gr00t)
+	@if [ -n "$(GR00T_SRC)" ]; then $(MAKE) --no-print-directory gr00t; fi
+
+$(CONSUMER_VENV)/.synced: envs/consumer/uv.lock envs/consumer/pyproject.toml pyproject.toml | $(UV)
+	$(UV) sync --frozen --project envs/consumer --python "$(CONSUMER_PYTHON)"
+	touch $@
+consumer-env: $(CONSUMER_VENV)/.synced ## consumer env: Python 3.12, lerobot[groot]==0.6.1
+
+gr00t: $(PRODUCER_VENV)/.synced ## install the original gr00t --no-deps (GR00T_SRC=checkout, else git URL)
+	@src="$(GR00T_SRC)"; \
+	if [ -n "$$src" ]; then \
+	  [ -f "$$src/pyproject.toml" ] || { echo "GR00T_SRC=$$src is not an Isaac-GR00T checkout"; exit 2; }; \
+	  commit=$$(git -C "$$src" rev-parse HEAD 2>/dev/null || echo unknown); spec="$$src"; \
+	else commit="$(GR00T_COMMIT)"; spec="git+$(GR00T_GIT)@$(GR00T_COMMIT)"; fi; \
+	if [ "$$commit" != "$(GR00T_COMMIT)" ]; then \
+	  echo "warning: gr00t source is at $$commit, the harness pins $(GR00T_COMMIT)"; fi; \
+	$(UV) pip install --quiet --python $(PRODUCER_PY) --no-deps --reinstall-package gr00t "$$spec"; \
+	printf '{"source": "%s", "commit": "%s"}\n' "$$spec" "$$commit" > $(PRODUCER_VENV)/gr00t-source.json; \
+	echo "gr00t installed from $$spec ($$commit)"
+
+test: producer-env consumer-env ## every suite, both environments (CI runs exactly this)
+	$(MAKE) --no-print-directory test-format test-producer test-consumer consume PARITY_DIR=$(GOLDEN_DIR)
+
+test-format: ## the shared format's tests, on Python 3.10 and 3.12
+	$(PRODUCER_PY) -m pytest -q tests/format $(PYTEST_ARGS)
+	$(CONSUMER_PY) -m pytest -q tests/format $(PYTEST_ARGS)
+
+test-producer: ## producer logic (+ end to end where gr00t is installed)
+	$(PRODUCER_PY) -m pytest -q tests/producer $(PYTEST_ARGS)
+
+test-consumer: ## consumer logic, and failure detection on edited copies of the golden fixtures
+	$(CONSUMER_PY) -m pytest -q tests/consumer $(PYTEST_ARGS)
+
+consume: consumer-env ## parity suite on PARITY_DIR (default: OUT=artifacts)
+	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q consumer/test_parity.py $(PYTEST_ARGS)
+
+demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
+	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
+
+produce: producer-env gr00t ## run the original on CKPT, write artifacts to OUT (CUDA box)
+	@[ -n "$(CKPT)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10)"; exit 2; }
+	$(PRODUCER_PY) -m producer.cli --ckpt "$(CKPT)" --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
+	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) \
+	  $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
+
+fixtures: producer-env ## regenerate the golden fixtures with the real original (needs GR00T_SRC)
+	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu
+
+tiny-checkpoint: consumer-env ## rebuild the tiny random-weight checkpoint fixture (deterministic)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
+
+lock: | $(UV) ## re-resolve both lock files
+	$(UV) lock --project envs/producer --python "$(PRODUCER_PYTHON)"
+	$(UV) lock --project envs/consumer --python "$(CONSUMER_PYTHON)"
+
+lint: consumer-env ## ruff check + format check
+	$(CONSUMER_VENV)/bin/ruff check .
+	$(CONSUMER_VENV)/bin/ruff format --check .
+
+bench: producer-env ## artifact size benchmark
+	$(PRODUCER_PY) benchmarks/artifact_size.py --artifact $$(find $(GOLDEN_DIR) -name '*.npz' | sort)
+
+clean: ## remove environments and produced artifacts (not the committed fixtures)
+	rm -rf $(PRODUCER_VENV) $(CONSUMER_VENV) .tools
+	find $(OUT) -name '*.npz' -delete 2>/dev/null || true

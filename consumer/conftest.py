@@ -1,0 +1,38 @@
+"""pytest wiring for the parity suite: one session (models loaded once), one JSON report per run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from consumer.checks import ParitySession, write_json_report
+from consumer.settings import settings_from_env
+
+_SESSION: ParitySession | None = None
+
+
+def parity_session() -> ParitySession:
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = ParitySession(settings_from_env())
+    return _SESSION
+
+
+@pytest.fixture(scope="session", name="parity_session")
+def parity_session_fixture() -> ParitySession:
+    return parity_session()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SESSION is None or not _SESSION.results:
+        return
+    path = write_json_report(_SESSION.results, _SESSION.settings.report_dir, _SESSION.settings)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"parity JSON report: {path}")
+    ran = [r for r in _SESSION.results if r.status != "skip"]
+    if os.environ.get("CI", "").lower() == "true" and not ran:
+        if reporter is not None:
+            reporter.write_line("CI: every parity check was skipped; the suite must compare something", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

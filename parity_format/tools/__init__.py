@@ -1,0 +1,37 @@
+"""Command-line tools for people looking at artifacts and reports.
+
+* ``groot-parity-inspect``: what is inside an artifact (manifest, provenance, members, checksums);
+* ``groot-parity-diff``: two artifacts of one tag (two machines, two gr00t commits) compared;
+* ``groot-parity-report``: the consumer's JSON report as Markdown with figures (consumer env only).
+
+All three share one exit-code contract so scripts and CI can rely on it: 0 ok, 1 differences or
+failures found, 2 bad usage or unreadable input (one ``prog: error: ...`` line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE = 0, 1, 2
+
+
+def error(prog: str, message: str) -> int:
+    """Print the one-line error argparse would print and return the usage exit code."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """``parser.parse_args`` that returns the exit code instead of raising, so ``main()`` always returns."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, message already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    """Left-aligned plain-text columns; the first row is the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

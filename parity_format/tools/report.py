@@ -1,0 +1,444 @@
+"""groot-parity-report: the consumer's JSON results as a Markdown page with figures.
+
+Writes DIR/report.md (default DIR: report-<stem> next to RESULTS.json): per embodiment tag a table of
+checks, the first divergent pipeline stage, per-tensor rows for failures, and PNG figures linked with
+relative paths: an |action diff| heatmap (step x dim) and a per-stage max |diff| bar chart.
+Figures need matplotlib, which only the consumer env has: run it there. Exit status: 0 report
+written and no check failed, 1 report written and a check failed, 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parity_format.tolerance import fmt_float
+from parity_format.tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
+
+PROG = "groot-parity-report"
+STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "xfail": "XFAIL (known divergence)", "skip": "SKIP"}
+COLORS = ("tab:blue", "tab:red", "tab:orange")  # within tolerance, out of tolerance, first divergence
+FLOOR = 1e-12  # log-scale bars cannot show 0: exact stages are drawn here and labelled "0 (exact)"
+Result = dict[str, Any]
+
+
+class ReportError(Exception):
+    """Input or environment problem; the message becomes the one ``prog: error:`` line."""
+
+
+@dataclass
+class ReportOutput:
+    """What was written; ``highlighted`` maps a stage-chart file name to its first divergent stage."""
+
+    markdown: Path
+    figures: list[Path] = field(default_factory=list)
+    highlighted: dict[str, str] = field(default_factory=dict)
+    failed: int = 0
+
+
+# -- input -----------------------------------------------------------------------------------------
+def load_results(path: Path) -> dict[str, Any]:
+    """Parse and shape-check the consumer JSON, so later code can index it without guarding."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ReportError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ReportError(f"{path} is not a groot-parity results file (no 'results' list)")
+    for index, result in enumerate(data["results"]):
+        if not isinstance(result, dict) or not all(isinstance(result.get(k), str) for k in ("tag", "status")):
+            raise ReportError(f"{path}: results[{index}] lacks a string 'tag' and 'status'")
+        for key in ("report", "stages"):
+            if not isinstance(result.get(key), (dict, type(None))):
+                raise ReportError(f"{path}: results[{index}].{key} must be an object or null")
+    return data
+
+
+def _float(value: Any) -> float | None:
+    """JSON number, or the "inf"/"nan" strings compare.py writes for strict JSON; else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value.strip().lower() in ("inf", "-inf", "infinity", "nan"):
+        return float(value)
+    return None
+
+
+def _tol(value: Any) -> str:
+    number = _float(value)
+    return "?" if number is None or not math.isfinite(number) or number < 0 else fmt_float(number)
+
+
+def _fmt(value: Any) -> str:
+    number = _float(value)
+    return "-" if number is None else f"{number:.2e}"
+
+
+def _tensors(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    tensors = (report or {}).get("tensors")
+    return [t for t in tensors if isinstance(t, dict)] if isinstance(tensors, list) else []
+
+
+def worst(result: Result) -> tuple[str, str]:
+    """(name, max |diff|) of the failing tensor with the largest diff, else of the largest diff."""
+
+    def rank(t: dict[str, Any]) -> tuple[bool, float]:
+        diff = _float(t.get("max_abs_diff"))
+        return bool(t.get("passed")), -(math.inf if diff is not None and math.isnan(diff) else diff or 0.0)
+
+    ranked = sorted(_tensors(result.get("report")), key=rank)
+    return (str(ranked[0].get("name")), _fmt(ranked[0].get("max_abs_diff"))) if ranked else ("-", "-")
+
+
+# -- markdown --------------------------------------------------------------------------------------
+def md(text: Any) -> str:
+    """Escape for a Markdown table cell: HTML outside `code spans`, pipes everywhere, newlines as <br>."""
+    parts = str(text).replace("\r", "").split("`")
+    if len(parts) % 2 == 0:  # unbalanced backticks: no code spans at all
+        parts = [html.escape(str(text), quote=False).replace("`", "\\`")]
+    out = [p.replace("\n", " ") if i % 2 else html.escape(p, quote=False) for i, p in enumerate(parts)]
+    return "`".join(out).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _code(value: Any) -> str:
+    return md(f"`{value}`")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+
+
+def _pair(expected: Any, actual: Any, fmt: Any = str) -> str:
+    e, a = fmt(expected), fmt(actual)
+    return e if e == a else f"{e} vs {a}"
+
+
+def _shape(shape: Any) -> str:
+    return "x".join(map(str, shape)) if isinstance(shape, list) and shape else "scalar"
+
+
+def tensor_rows(report: dict[str, Any]) -> list[str]:
+    """The per-tensor table of one ComparisonReport dict, then key-set differences and notes."""
+    rows = []
+    for t in _tensors(report):
+        tol = t.get("tolerance")
+        exact = t.get("exact") or not isinstance(tol, dict)
+        tol_text = "exact" if exact else ":".join(_tol(tol.get(k)) for k in ("atol", "rtol"))
+        fraction = _float(t.get("mismatch_fraction"))
+        worst_at = (
+            "-" if t.get("worst_action_step") is None else f"{t['worst_action_step']}/{t.get('worst_action_dim')}"
+        )
+        rows.append(
+            (
+                t.get("name"),
+                "PASS" if t.get("passed") else "**FAIL**",
+                _pair(t.get("expected_shape"), t.get("actual_shape"), _shape),
+                _pair(t.get("expected_dtype"), t.get("actual_dtype")),
+                tol_text,
+                _fmt(t.get("max_abs_diff")),
+                _fmt(t.get("max_rel_diff")),
+                "-" if fraction is None else f"{100 * fraction:.3g}%",
+                worst_at,
+                "; ".join(map(str, t.get("notes") or [])),
+            )
+        )
+    header = (
+        "tensor",
+        "result",
+        "shape",
+        "dtype",
+        "tol",
+        "max \\|diff\\|",
+        "max rel",
+        "% out",
+        "step/dim",
+        "notes",
+    )
+    lines = md_table(header, rows)
+    for side, key in (("the original (expected)", "only_expected"), ("LeRobot (actual)", "only_actual")):
+        if report.get(key):
+            lines.append(f"\nOnly in {side}: {md(', '.join(map(str, report[key])))}")
+    notes = [f"- {md(n)}" for n in report.get("notes") or []]
+    lines += ["", *notes] if notes else []
+    return lines
+
+
+# -- figures ---------------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> Any:
+    """A Figure on the Agg canvas (headless, no pyplot global state); matplotlib imported only here."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ReportError(
+            "matplotlib is not installed in this environment; run the report in the consumer env: "
+            "envs/consumer/.venv/bin/python -m parity_format.tools.report RESULTS.json"
+        ) from exc
+    figure = Figure(figsize=(min(width, 14.0), min(height, 30.0)), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def action_matrix(value: Any) -> np.ndarray | None:
+    """``action_abs_diff`` as a float (horizon, action_dim) array, or None if it is not one."""
+    if not isinstance(value, list) or not value or not all(isinstance(r, list) and r for r in value):
+        return None
+    cells = [[_float(c) for c in row] for row in value]
+    if len({len(r) for r in cells}) != 1 or any(c is None for r in cells for c in r):
+        return None
+    return np.array(cells, dtype=np.float64)
+
+
+def heatmap(path: Path, diff: np.ndarray, title: str) -> None:
+    """|diff| per (action step, action dim); non-finite cells masked; the worst cell outlined."""
+    fig = _figure(2.5 + 0.45 * diff.shape[1], 1.5 + 0.3 * diff.shape[0])
+    ax = fig.add_subplot()
+    image = ax.imshow(np.ma.masked_invalid(diff), aspect="auto", interpolation="nearest", cmap="viridis")
+    fig.colorbar(image, ax=ax, label="|diff|")
+    ax.set(xlabel="action dim", ylabel="action step", title=title)
+    finite = np.where(np.isfinite(diff), diff, -np.inf)
+    if np.isfinite(finite).any():
+        step, dim = np.unravel_index(int(np.argmax(finite)), diff.shape)
+        ax.plot(dim, step, marker="s", markersize=12, markerfacecolor="none", markeredgecolor="red")
+    fig.savefig(path, dpi=100)
+
+
+@dataclass
+class Stage:
+    name: str
+    diff: float | None  # None: not computed (e.g. shape differs)
+    passed: bool
+    atol: float | None  # None: compared exactly
+
+
+def stages_in_order(stages: dict[str, Any]) -> list[Stage]:
+    """Stage tensors sorted by their ``stage.NN.`` index (stable), i.e. in pipeline order."""
+    out = []
+    for t in _tensors(stages.get("report")):
+        tol = t.get("tolerance")
+        atol = _float(tol.get("atol")) if isinstance(tol, dict) and not t.get("exact") else None
+        out.append(Stage(str(t.get("name")), _float(t.get("max_abs_diff")), bool(t.get("passed")), atol))
+
+    def index(stage: Stage) -> tuple[int, int]:
+        match = re.match(r"stage\.(\d+)\.", stage.name)
+        return (0, int(match.group(1))) if match else (1, 0)
+
+    return sorted(out, key=index)
+
+
+def find_stage(first: Any, stages: list[Stage]) -> int | None:
+    """Index of the stage named by ``first_divergence`` (full name, ``stage.NN`` prefix or short name)."""
+    if not isinstance(first, str) or not first:
+        return None
+    names = [s.name for s in stages]
+    if first in names:
+        return names.index(first)
+    return next((i for i, n in enumerate(names) if n.startswith(first + ".") or n.endswith("." + first)), None)
+
+
+def _bar(diff: float | None, top: float) -> tuple[float, str]:
+    """Bar length and label: zeros at FLOOR ("0 (exact)"), inf/nan at the right edge, None as n/a."""
+    if diff is None:
+        return FLOOR / 10, "n/a (not compared)"  # zero-length bar
+    if not math.isfinite(diff):
+        return top, str(diff)
+    return max(diff, FLOOR), "0 (exact)" if diff == 0 else f"{diff:.2e}"
+
+
+def stage_chart(path: Path, stages: list[Stage], first: int | None, title: str) -> float | None:
+    """Horizontal log-scale bars of max |diff| per stage; returns the atol line drawn (if any)."""
+    fig = _figure(9.0, 1.8 + 0.35 * len(stages))
+    from matplotlib.patches import Patch  # importable: _figure succeeded
+
+    ax = fig.add_subplot()
+    finite = [s.diff for s in stages if s.diff is not None and math.isfinite(s.diff) and s.diff > 0]
+    top = max([*finite, FLOOR]) * 10
+    values, labels = zip(*(_bar(s.diff, top) for s in stages), strict=True)
+    colors = [COLORS[2] if i == first else COLORS[0] if s.passed else COLORS[1] for i, s in enumerate(stages)]
+    base = FLOOR / 10
+    y = np.arange(len(stages))
+    ax.barh(
+        y,
+        [v - base for v in values],
+        left=base,
+        color=colors,
+        edgecolor=["black" if i == first else "none" for i in y],
+    )
+    ax.set_xscale("log")
+    ax.set_xlim(base, top * 1e4)  # room for the labels right of the bars
+    ax.set_yticks(y, [s.name for s in stages])
+    ax.invert_yaxis()  # pipeline order, top to bottom
+    for i, (value, label) in enumerate(zip(values, labels, strict=True)):
+        text = f"{label}  ← first divergence" if i == first else label
+        ax.text(
+            max(value, FLOOR) * 1.5,
+            i,
+            text,
+            va="center",
+            fontsize=8,
+            fontweight="bold" if i == first else "normal",
+        )
+    if first is not None:
+        ax.get_yticklabels()[first].set_fontweight("bold")
+    atols = Counter(s.atol for s in stages if s.atol is not None and s.atol > 0)
+    atol = atols.most_common(1)[0][0] if atols else None
+    kinds = ("within tolerance", "out of tolerance", "first divergence")
+    handles = [Patch(color=c, label=k) for c, k in zip(COLORS, kinds, strict=True)]
+    if atol is not None:
+        handles.append(ax.axvline(atol, color="black", linestyle="--", linewidth=1, label=f"atol {fmt_float(atol)}"))
+        for i, s in enumerate(stages):
+            if s.atol is not None and s.atol > 0 and s.atol != atol:  # per-tensor override: its own tick
+                ax.plot(s.atol, i, marker="|", color="black", markersize=14)
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8)
+    ax.set(xlabel="max |diff| (log scale)", title=title)
+    fig.savefig(path, dpi=100)
+    return atol
+
+
+def safe_name(text: str) -> str:
+    """File-name-safe: only [A-Za-z0-9._-], never empty, never hidden."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".") or "_"
+
+
+# -- assembly --------------------------------------------------------------------------------------
+def _stage_block(stages: dict[str, Any], stem: str, label: str, out_dir: Path, output: ReportOutput) -> list[str]:
+    """The first-divergence line and, when there are stage tensors, the bar chart with its caption."""
+    first = stages.get("first_divergence")
+    where = f"first divergence at `{first}`" if first else "no stage diverges"
+    blocks = [f"**Stages:** {md(where)}. {md(stages.get('summary') or '')}".rstrip()]
+    ordered = stages_in_order(stages)
+    if not ordered:
+        return blocks
+    index = find_stage(first, ordered)
+    path = out_dir / f"{stem}-stages.png"
+    atol = stage_chart(path, ordered, index, f"{label}: max |diff| per stage")
+    output.figures.append(path)
+    caption = "Max \\|diff\\| per stage, log scale" + (f"; dashed line: atol {fmt_float(atol)}" if atol else "")
+    if index is not None:
+        output.highlighted[path.name] = ordered[index].name
+        caption += f"; first divergent stage `{ordered[index].name}` highlighted"
+    elif first:
+        caption += f"; first divergence `{md(first)}` is not among the stage tensors"
+    return [*blocks, f"![stages {md(label)}]({path.name})", f"*{caption}.*"]
+
+
+def _action_block(value: Any, stem: str, label: str, out_dir: Path, output: ReportOutput) -> list[str]:
+    """The |action diff| heatmap and its caption, or why it was skipped."""
+    diff = action_matrix(value)
+    if diff is None:
+        return ["*action_abs_diff is not a rectangular table of numbers: heatmap skipped.*"]
+    peak = float(np.max(np.where(np.isnan(diff), np.inf, diff)))
+    path = out_dir / f"{stem}-actions.png"
+    heatmap(path, diff, f"{label}: action |diff|, max {peak:.3e}")
+    output.figures.append(path)
+    return [
+        f"![action diff {md(label)}]({path.name})",
+        f"*\\|diff\\| per action step x dim, max {peak:.3e}.*",
+    ]
+
+
+def _result_section(result: Result, number: int, out_dir: Path, output: ReportOutput) -> list[str]:
+    """Stage line, figures and (for failures) per-tensor rows of one result; [] when nothing to add."""
+    tag, group, check = (str(result.get(k, "?")) for k in ("tag", "group", "check"))
+    stem = f"fig-{number:02d}-{safe_name(tag)}-{safe_name(group)}-{safe_name(check)}"
+    label = f"{tag} ({group})"
+    blocks: list[str] = []
+    stages = result.get("stages")
+    if isinstance(stages, dict):
+        blocks += _stage_block(stages, stem, label, out_dir, output)
+    if result.get("action_abs_diff") is not None:
+        blocks += _action_block(result["action_abs_diff"], stem, label, out_dir, output)
+    if result.get("status") == "fail":
+        for key, what in (("report", "per-tensor results"), ("stages", "per-stage results")):
+            block = result.get(key)
+            report = block.get("report") if key == "stages" and isinstance(block, dict) else block
+            if isinstance(report, dict) and _tensors(report):
+                blocks += [f"FAIL {md(group)} {md(check)}, {what}:", "\n".join(tensor_rows(report))]
+    if not blocks:
+        return []
+    return ["", f"### {md(group)} · {md(check)}", *(line for b in blocks for line in ("", b))]
+
+
+def render(data: dict[str, Any], source: Path, out_dir: Path) -> ReportOutput:
+    """Write the figures, then report.md; returns what was written."""
+    output = ReportOutput(out_dir / "report.md")
+    results: list[Result] = data["results"]
+    counts = Counter(r["status"] for r in results)
+    output.failed = counts["fail"]
+    order = [*STATUS_TEXT, *(s for s in counts if s not in STATUS_TEXT)]
+    summary = ", ".join(f"{counts[s]} {STATUS_TEXT.get(s, s.upper()).lower()}" for s in order if counts[s])
+    lines = [
+        "# groot-parity report",
+        "",
+        f"- results: `{source.name}`, created {md(data.get('created_utc', '?'))}",
+        f"- artifacts: {_code(data.get('artifact_dir', '?'))}",
+        f"- tolerances: {_code(data.get('tolerances', '?'))}",
+        f"- **{len(results)} checks: {summary or 'none'}**",
+    ]
+    number = 0
+    for tag in dict.fromkeys(r["tag"] for r in results):
+        mine = [r for r in results if r["tag"] == tag]
+        rows = [
+            (
+                r.get("group", "."),
+                r.get("check", "?"),
+                STATUS_TEXT.get(r["status"], r["status"].upper()),
+                *worst(r),
+                r.get("message") or "",
+            )
+            for r in mine
+        ]
+        lines += ["", f"## {md(tag)}", ""]
+        lines += md_table(("artifact group", "check", "status", "worst tensor", "max \\|diff\\|", "message"), rows)
+        for result in mine:
+            number += 1
+            lines += _result_section(result, number, out_dir, output)
+    output.markdown.write_text("\n".join(lines) + "\n")
+    return output
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("results", type=Path, metavar="RESULTS.json", help="the consumer's JSON report")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="output directory (default: report-<stem> beside the JSON)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):
+        return args
+    out_dir = args.out or args.results.parent / f"report-{safe_name(args.results.stem)}"
+    try:
+        data = load_results(args.results)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        output = render(data, args.results, out_dir)
+    except ReportError as exc:
+        return error(PROG, str(exc))
+    except OSError as exc:
+        return error(PROG, f"cannot write the report in {out_dir}: {exc}")
+    print(f"wrote {output.markdown} ({len(output.figures)} figures); {output.failed} failed check(s)")
+    return EXIT_DIFFERENT if output.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

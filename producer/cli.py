@@ -1,0 +1,169 @@
+"""groot-parity-produce: run the ORIGINAL GR00T N1.7 and write one artifact per (image size, tag).
+
+Runs in the producer env (gr00t at the pinned commit, transformers 4.57.3, Python 3.10). Artifacts go
+to ``<out-dir>/<H>x<W>/original_n1_7_<tag>.npz``: one directory per camera resolution, each one a
+self-contained artifact directory that the consumer (and LeRobot's own parity test) can point at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_IMAGE_SIZES = ("256x256", "240x320")  # real cameras are not square: keep one non-square size
+
+
+@dataclass
+class TagOutcome:
+    tag: str
+    size: str
+    status: str  # "ok" | "FAILED"
+    seconds: float
+    detail: str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="groot-parity-produce",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--ckpt", required=True, help="local checkpoint dir, or a Hugging Face Hub repo id")
+    parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --ckpt")
+    parser.add_argument("--subfolder", default=None, help="checkpoint subfolder inside the Hub repo (libero_10)")
+    parser.add_argument(
+        "--allow-patterns", default=None, help="comma-separated Hub file patterns (default: subfolder + JSON)"
+    )
+    parser.add_argument("--out-dir", type=Path, default=Path("artifacts"), help="output directory (artifacts/)")
+    parser.add_argument(
+        "--tags",
+        default="",
+        help="comma-separated embodiment tags (default: every tag in statistics AND processor)",
+    )
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--seed", type=int, default=42, help="seed for inputs and the flow-matching noise (42)")
+    parser.add_argument("--batch-size", type=int, default=2, help="observations per artifact (2)")
+    parser.add_argument(
+        "--image-size",
+        nargs="+",
+        default=list(DEFAULT_IMAGE_SIZES),
+        metavar="HxW",
+        help=f"camera frame sizes, one artifact directory each (default: {' '.join(DEFAULT_IMAGE_SIZES)})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
+    from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
+    from producer.embodiments import TagSelectionError, select_tags
+    from producer.observations import parse_image_size
+    from producer.original import Gr00tUnavailable
+
+    if args.batch_size < 1:
+        return fail("--batch-size must be >= 1")
+    try:
+        sizes = [parse_image_size(s) for s in args.image_size]
+        ref = CheckpointRef(args.ckpt, args.revision, args.subfolder)
+        patterns = [p for p in (args.allow_patterns or "").split(",") if p] or None
+        ckpt = resolve_checkpoint(ref, allow_patterns=patterns)
+        check_n1_7(ckpt)
+        tags = select_tags(ckpt, [t.strip() for t in args.tags.split(",") if t.strip()])
+    except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
+        return fail(str(exc))
+    try:
+        outcomes = produce(args, ref, ckpt, tags, sizes)
+    except Gr00tUnavailable as exc:
+        return fail(str(exc))
+    print_summary(outcomes)
+    failed = [o for o in outcomes if o.status != "ok"]
+    return 1 if failed else 0
+
+
+def fail(message: str) -> int:
+    print(f"groot-parity-produce: error: {message}", file=sys.stderr)
+    return 2
+
+
+def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]) -> list[TagOutcome]:
+    import torch
+
+    from parity_format.artifact import Artifact, write_artifact
+    from parity_format.checkpoint import checkpoint_fingerprint, read_json
+    from parity_format.naming import artifact_filename
+    from producer.embodiments import embodiment_spec
+    from producer.observations import build_observation
+    from producer.original import OriginalGr00t, import_gr00t
+    from producer.provenance import provenance
+
+    import_gr00t()  # fail fast, before hashing a multi-GB checkpoint
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    print(f"checkpoint {ckpt}", flush=True)
+    started = time.perf_counter()
+    checkpoint = {**ref.to_dict(), "path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)}
+    original = OriginalGr00t(ckpt, device)
+    print(
+        f"loaded original GR00T N1.7 once ({device}, float32, {original.attention}) in "
+        f"{time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    meta = provenance(device=device, attention=original.attention, checkpoint=checkpoint, argv=sys.argv)
+    statistics = read_json(ckpt / "statistics.json")
+
+    outcomes: list[TagOutcome] = []
+    jobs = [(size, tag) for size in sizes for tag in tags]
+    for index, ((height, width), tag) in enumerate(jobs, start=1):
+        size = f"{height}x{width}"
+        print(f"[{index}/{len(jobs)}] {tag} @ {size} ...", end=" ", flush=True)
+        t0 = time.perf_counter()
+        try:
+            spec = embodiment_spec(ckpt, tag)
+            raw = build_observation(
+                spec,
+                statistics[tag]["state"],
+                batch_size=args.batch_size,
+                image_hw=(height, width),
+                seed=args.seed,
+            )
+            result = original.run(tag, raw, args.seed)
+            artifact = Artifact(
+                embodiment_tag=tag,
+                seed=args.seed,
+                action_pred=result.action_pred,
+                inputs=result.inputs,
+                input_torch_dtypes=result.input_torch_dtypes,
+                raw=raw,
+                outputs=result.outputs,
+                provenance={**meta, "image_size": [height, width], "batch_size": args.batch_size},
+            )
+            path = write_artifact(artifact, args.out_dir / size / artifact_filename(tag))
+            seconds = time.perf_counter() - t0
+            detail = f"action_pred {tuple(result.action_pred.shape)} -> {path} ({path.stat().st_size / 1e3:.0f} kB)"
+            outcomes.append(TagOutcome(tag, size, "ok", seconds, detail))
+            print(f"ok {seconds:.1f}s {detail}", flush=True)
+        except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
+            seconds = time.perf_counter() - t0
+            outcomes.append(TagOutcome(tag, size, "FAILED", seconds, f"{type(exc).__name__}: {exc}"))
+            print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
+            if os.environ.get("GROOT_PARITY_TRACEBACK"):
+                traceback.print_exc()
+    return outcomes
+
+
+def print_summary(outcomes: list[TagOutcome]) -> None:
+    width = max([len(o.tag) for o in outcomes] + [3])
+    print(f"\n{'tag':<{width}}  {'size':<9}  {'result':<6}  {'time':>6}  detail")
+    for o in outcomes:
+        print(f"{o.tag:<{width}}  {o.size:<9}  {o.status:<6}  {o.seconds:>5.1f}s  {o.detail}")
+    bad = sum(o.status != "ok" for o in outcomes)
+    print(f"\n{len(outcomes) - bad} written, {bad} failed")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consumer.settings import KNOBS, SettingsError, knobs_table, settings_from_env
+
+
+def test_defaults() -> None:
+    s = settings_from_env({})
+    assert s.artifact_dir == Path("artifacts") and s.checkpoint_override is None and s.device is None
+    assert s.tolerances.default.atol == 1e-3 and s.tolerances.default.rtol == 1e-3
+
+
+def test_values_are_read() -> None:
+    s = settings_from_env(
+        {
+            "GROOT_N1_7_PARITY_DIR": "x/y",
+            "GROOT_N1_7_LIBERO_CKPT": "/ck",
+            "GROOT_PARITY_DEVICE": "cuda:1",
+            "GROOT_PARITY_TOL": "state=1e-6:0",
+            "GROOT_PARITY_REPORT_DIR": "out",
+        }
+    )
+    assert s.artifact_dir == Path("x/y") and s.checkpoint_override == Path("/ck") and s.device == "cuda:1"
+    assert s.tolerances.for_tensor("inputs.state").atol == 1e-6 and s.report_dir == Path("out")
+
+
+@pytest.mark.parametrize(
+    "env,knob",
+    [
+        ({"GROOT_PARITY_DEVICE": "gpu"}, "GROOT_PARITY_DEVICE"),
+        ({"GROOT_PARITY_DEVICE": "cuda:x"}, "GROOT_PARITY_DEVICE"),
+        ({"GROOT_PARITY_ATOL": "loose"}, "GROOT_PARITY_ATOL"),
+        ({"GROOT_PARITY_RTOL": "-1"}, "GROOT_PARITY_RTOL"),
+        ({"GROOT_PARITY_TOL": "state=1e-3"}, "GROOT_PARITY_TOL"),
+    ],
+)
+def test_malformed_knob_is_an_error_naming_it(env: dict[str, str], knob: str) -> None:
+    with pytest.raises(SettingsError, match=knob):
+        settings_from_env(env)
+
+
+def test_readme_documents_every_knob() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert knobs_table() in readme, "README knob table is stale: paste the output of `python -m consumer.settings`"
+    assert set(KNOBS) >= {
+        "GROOT_PARITY_ATOL",
+        "GROOT_PARITY_RTOL",
+        "GROOT_PARITY_TOL",
+        "GROOT_N1_7_PARITY_DIR",
+        "GROOT_N1_7_LIBERO_CKPT",
+        "GROOT_PARITY_DEVICE",
+    }

@@ -1,0 +1,61 @@
+"""The producer's command line, up to the point where gr00t is needed (runs without gr00t)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from producer.cli import main
+
+HAS_GR00T = importlib.util.find_spec("gr00t") is not None
+
+
+def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in (
+        "--ckpt",
+        "--revision",
+        "--subfolder",
+        "--out-dir",
+        "--tags",
+        "--device",
+        "--seed",
+        "--batch-size",
+        "--image-size",
+    ):
+        assert option in out
+    assert "240x320" in out  # the default includes a non-square size
+
+
+def test_unknown_tag_lists_available(tiny_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--ckpt", str(tiny_ckpt), "--tags", "libero_sim,not_a_tag"]) == 2
+    err = capsys.readouterr().err
+    assert "not_a_tag" in err and "available: libero_sim, new_embodiment, robocasa_panda_omron" in err
+
+
+def test_n1_5_checkpoint_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gr00t_n1_5"}))
+    assert main(["--ckpt", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "GR00T N1.5 checkpoint" in err and "Traceback" not in err
+
+
+def test_bad_image_size_and_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--ckpt", str(tmp_path / "nope" / "x" / "y"), "--image-size", "256x256"]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["--ckpt", str(tmp_path), "--image-size", "256"]) == 2
+    assert "HxW" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(HAS_GR00T, reason="gr00t is installed here; this checks the message where it is not")
+def test_missing_gr00t_says_how_to_install(tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "GR00T_SRC" in err and "626af89d3e914ec92eab5323e23b9ed44a7b26c8" in err
+    assert not list(tmp_path.rglob("*.npz"))
