@@ -40,7 +40,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
 .PHONY: help envs producer-env consumer-env gr00t test test-format test-producer test-consumer \
-        consume demo produce fixtures tiny-checkpoint lock lint bench clean
+        consume demo produce fixtures tiny-checkpoint report lock lint bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -88,7 +88,7 @@ test-consumer: ## consumer logic, and failure detection on edited copies of the 
 	$(CONSUMER_PY) -m pytest -q tests/consumer $(PYTEST_ARGS)
 
 consume: consumer-env ## parity suite on PARITY_DIR (default: OUT=artifacts)
-	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q consumer/test_parity.py $(PYTEST_ARGS)
+	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py $(PYTEST_ARGS)
 
 demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
@@ -106,6 +106,11 @@ fixtures: producer-env ## regenerate the golden fixtures with the real original 
 tiny-checkpoint: consumer-env ## rebuild the tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
 
+report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
+	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \
+	[ -n "$$latest" ] || { echo "no reports/parity-*.json yet: run make consume or make demo first"; exit 2; }; \
+	$(CONSUMER_PY) -m parity_format.tools.report "$$latest" || [ $$? -eq 1 ]
+
 lock: | $(UV) ## re-resolve both lock files
 	$(UV) lock --project envs/producer --python "$(PRODUCER_PYTHON)"
 	$(UV) lock --project envs/consumer --python "$(CONSUMER_PYTHON)"
@@ -114,8 +119,10 @@ lint: consumer-env ## ruff check + format check
 	$(CONSUMER_VENV)/bin/ruff check .
 	$(CONSUMER_VENV)/bin/ruff format --check .
 
-bench: producer-env ## artifact size benchmark
+bench: producer-env consumer-env ## artifact sizes (synthetic + golden) and end-to-end timings
+	$(PRODUCER_PY) benchmarks/artifact_size.py
 	$(PRODUCER_PY) benchmarks/artifact_size.py --artifact $$(find $(GOLDEN_DIR) -name '*.npz' | sort)
+	python3 benchmarks/end_to_end.py $(if $(GR00T_SRC),--produce)
 
 clean: ## remove environments and produced artifacts (not the committed fixtures)
 	rm -rf $(PRODUCER_VENV) $(CONSUMER_VENV) .tools

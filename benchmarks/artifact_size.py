@@ -144,14 +144,24 @@ def benchmark(seed: int) -> None:
 
 
 def report_artifacts(paths: list[Path]) -> None:
-    print(f"{'artifact':<50} {'file bytes':>12} {'raw::video bytes':>17} {'ratio':>7}")
-    for path in paths:
+    """Real artifacts: file bytes over raw-frame bytes, and where the stored bytes go, per member group."""
+    groups = ("raw::video.", "in::", "out::stage.", "out::", "")
+    names = [str(p) for p in paths]
+    width = max(len(n) for n in [*names, "artifact"])
+    head = f"{'artifact':<{width}} {'file bytes':>11} {'raw frames':>11} {'ratio':>6}"
+    print(head + "   stored bytes: " + " | ".join(g or "other" for g in groups))
+    for path, name in zip(paths, names, strict=True):
         with encoding.open_npz(path) as zf:
             headers = encoding.read_headers(path, zf)
+            stored = dict.fromkeys(groups, 0)
+            for info in zf.infolist():
+                member = info.filename.removesuffix(".npy")
+                stored[next(g for g in groups if member.startswith(g))] += info.compress_size
         video = sum(math.prod(h.shape) * h.dtype.itemsize for n, h in headers.items() if n.startswith("raw::video."))
         size = path.stat().st_size
-        ratio = f"{size / video:7.3f}" if video else "    n/a"
-        print(f"{path!s:<50} {size:>12,} {video:>17,} {ratio}")
+        ratio = f"{size / video:6.3f}" if video else "   n/a"
+        split = " | ".join(f"{stored[g]:,}" for g in groups)
+        print(f"{name:<{width}} {size:>11,} {video:>11,} {ratio}   {split}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from consumer.checks import CHECKS, CheckResult, ParitySession, discover, write_json_report
@@ -61,9 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         result = session.run(case, check)
         print(f"{STATUS_TEXT[result.status]} ({result.seconds:.1f}s)", flush=True)
 
-    rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|")]
+    rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "stages (model check)")]
     for r in session.results:
-        rows.append((r.case.group, r.case.tag, r.check, STATUS_TEXT[r.status], *worst(r)))
+        stages = r.stages.summary if r.stages else "-"
+        rows.append((r.case.group, r.case.tag, r.check, STATUS_TEXT[r.status], *worst(r), stages))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for row in rows:
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{STATUS_TEXT[r.status]}: {r.case.case_id} {r.check}: {r.message}")
             if r.status == "fail" and r.report is not None:
                 print(r.report.format_table())
-    print(f"\nJSON report: {write_json_report(session.results, settings.report_dir, settings)}")
+    json_path = write_json_report(session.results, settings.report_dir, replace(settings, artifact_dir=directory))
+    print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
     counts = {s: sum(r.status == s for r in session.results) for s in STATUS_TEXT}
     print(", ".join(f"{n} {STATUS_TEXT[s].lower()}" for s, n in counts.items()))
     return 1 if counts["fail"] else 0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity_format.compare import ComparisonReport, compare_tensor
-from parity_format.tolerance import ToleranceConfig, fmt_float
+from parity_format.tolerance import ToleranceConfig
 
 STAGE_PREFIX = "stage."
 
@@ -44,6 +44,10 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("velocity", "action_head.action_decoder", "action_head.action_decoder", "velocity", per_step=True),
 )
 TOKEN_LEVEL = {s.name for s in STAGES if s.token_level}
+
+
+def _num(value: float) -> str:
+    return "0" if value == 0 else f"{value:.2e}"
 
 
 def stage_key(index: int, name: str, step: int | None = None) -> str:
@@ -98,11 +102,11 @@ def compare_stages(
     first = next((t for t in report.tensors if not t.passed), None)
     if first is None:
         worst = max((t.max_abs_diff or 0.0 for t in report.tensors), default=0.0)
-        summary = f"all {len(report.tensors)} stages within tolerance (max|diff| {fmt_float(worst)})"
+        summary = f"all {len(report.tensors)} stages within tolerance (max|diff| {_num(worst)})"
         return StageComparison(None, summary, report)
     before = report.tensors[: report.tensors.index(first)]
     earlier = max((t.max_abs_diff or 0.0 for t in before), default=0.0)
-    diff = "shape mismatch" if first.max_abs_diff is None else f"max|diff| {fmt_float(first.max_abs_diff)}"
-    tail = f"all {len(before)} earlier stages within {fmt_float(earlier)}" if before else "it is the first stage"
+    diff = "shape mismatch" if first.max_abs_diff is None else f"max|diff| {_num(first.max_abs_diff)}"
+    tail = f"all {len(before)} earlier stages within {_num(earlier)}" if before else "it is the first stage"
     label = stage_label(first.name)
     return StageComparison(label, f"first divergence: {label}, {diff}; {tail}", report)

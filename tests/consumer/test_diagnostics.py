@@ -1,0 +1,73 @@
+"""Diagnostics name WHERE the implementations part: planted stage perturbations and a bf16 replay.
+
+Real LeRobot on edited copies of a golden fixture; the report tool then reads the run's real JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from consumer.checks import Case, ParitySession, write_json_report
+from consumer.settings import settings_from_env
+from parity_format.artifact import read_artifact, write_artifact
+from parity_format.tools.report import main as report_main
+
+
+def planted(src: Path, dst: Path, stage: str) -> Case:
+    artifact = read_artifact(src)
+    assert stage in artifact.outputs, sorted(artifact.outputs)
+    artifact.outputs[stage] = artifact.outputs[stage] + np.float32(0.05)
+    path = write_artifact(artifact, dst / src.name)
+    return Case(path, dst.name, artifact.embodiment_tag)
+
+
+@pytest.mark.parametrize(
+    "stage,label",
+    [
+        ("stage.00.backbone_features", "backbone_features"),
+        ("stage.02.state_features", "state_features"),
+        ("stage.06.step1.velocity", "step 1 velocity"),
+    ],
+)
+def test_planted_stage_perturbation_is_named_exactly(
+    golden_square: Path, tmp_path: Path, session: ParitySession, stage: str, label: str
+) -> None:
+    result = session.run(planted(golden_square, tmp_path / "planted", stage), "model")
+    assert result.status == "fail"
+    assert result.stages is not None and result.stages.first_divergence == label
+    failing = [t.name for t in result.stages.report.tensors if not t.passed]
+    assert failing == [stage]  # only the planted stage: everything else LeRobot recomputes identically
+    assert f"first divergence: {label}, max|diff| 5" in result.message
+
+
+def test_report_tool_names_the_planted_stage(golden_square: Path, tmp_path: Path, session: ParitySession) -> None:
+    result = session.run(planted(golden_square, tmp_path / "planted", "stage.08.step2.velocity"), "model")
+    json_path = write_json_report([result], tmp_path / "reports", session.settings)
+    assert report_main([str(json_path), "--out", str(tmp_path / "md")]) == 1  # a failed check is reported
+    markdown = (tmp_path / "md" / "report.md").read_text()
+    assert "step 2 velocity" in markdown
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "md").glob("*.png"))
+    assert len(list((tmp_path / "md").glob("*.png"))) == 2  # action heatmap + stage chart
+
+
+def test_bf16_replay_of_fp32_fixture_diverges_at_the_backbone(golden_square: Path, tmp_path: Path) -> None:
+    settings = settings_from_env({"GROOT_PARITY_DTYPE": "bfloat16", "GROOT_PARITY_REPORT_DIR": str(tmp_path)})
+    result = ParitySession(settings).run(Case(golden_square, "golden", "libero_sim"), "model")
+    assert result.status == "fail"
+    assert result.stages is not None and result.stages.first_divergence == "backbone_features"
+    assert "it is the first stage" in result.stages.summary
+    assert "bfloat16" in " ".join(result.report.notes)
+
+
+def test_artifact_without_stages_still_gets_end_to_end_checks(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    artifact = read_artifact(golden_square)
+    artifact.outputs = {k: v for k, v in artifact.outputs.items() if not k.startswith("stage.")}
+    path = write_artifact(artifact, tmp_path / "nostages" / golden_square.name)
+    result = session.run(Case(path, "nostages", "libero_sim"), "model")
+    assert result.status == "pass" and result.stages is None
+    assert any("no pipeline stages" in n for n in result.report.notes)
