@@ -93,8 +93,9 @@ consume: consumer-env ## parity suite on PARITY_DIR (default: OUT=artifacts)
 demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
 
-produce: producer-env gr00t ## run the original on CKPT, write artifacts to OUT (CUDA box)
+produce: producer-env ## run the original on CKPT, write artifacts to OUT (CUDA box)
 	@[ -n "$(CKPT)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10)"; exit 2; }
+	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_PY) -m producer.cli --ckpt "$(CKPT)" --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) \
 	  $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")

@@ -98,15 +98,21 @@ class ParitySession:
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
         self._fingerprints: dict[Path, str] = {}
-        self._device: str | None = settings.device
 
-    @property
-    def device(self) -> str:
-        if self._device is None:
+    def device_for(self, artifact: Artifact) -> str:
+        """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.
+
+        Following the artifact matters: torch draws a different noise stream on CPU and CUDA, so
+        a CPU-produced golden fixture replayed on a GPU box would otherwise fail for no real reason.
+        """
+        if self.settings.device:
+            return self.settings.device
+        produced_on = str((artifact.provenance or {}).get("device", "cpu")).split(":")[0]
+        if produced_on == "cuda":
             import torch
 
-            self._device = "cuda" if torch.cuda.is_available() else "cpu"
-        return self._device
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cpu"
 
     # -- checkpoint ---------------------------------------------------------------------------
     def checkpoint_for(self, artifact: Artifact) -> Path:
@@ -148,13 +154,12 @@ class ParitySession:
             ]
         return []
 
-    def model(self, ckpt: Path) -> Any:
+    def model(self, ckpt: Path, device: str) -> Any:
         from consumer.lerobot_side import LeRobotModel
 
-        key = (ckpt, self.device)
-        if key not in self._models:
-            self._models[key] = LeRobotModel(ckpt, self.device, self.settings.dtype)
-        return self._models[key]
+        if (ckpt, device) not in self._models:
+            self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
+        return self._models[ckpt, device]
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:
@@ -178,13 +183,14 @@ class ParitySession:
         if artifact.seed is None:
             raise Skip(f"{case.path.name} records no flow-matching seed; {REGENERATE_HINT}")
         problems = self.fingerprint_notes(artifact, ckpt)  # each one makes the comparison meaningless
+        device = self.device_for(artifact)
         produced_on = str((artifact.provenance or {}).get("device", "")).split(":")[0]
-        if produced_on and produced_on != self.device.split(":")[0]:
+        if produced_on and produced_on != device.split(":")[0]:
             problems.append(
-                f"artifact produced on {produced_on}, replayed on {self.device}: torch draws a different noise "
-                f"stream per device type, so action_pred is not comparable; set GROOT_PARITY_DEVICE={produced_on}"
+                f"artifact produced on {produced_on}, replayed on {device}: torch draws a different noise "
+                f"stream per device type, so action_pred is not comparable; replay it on a {produced_on} machine"
             )
-        model = self.model(ckpt)
+        model = self.model(ckpt, device)
         out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed)
         expected, actual = artifact.action_pred, out.values["action_pred"]
         report = compare_mappings(
@@ -195,7 +201,7 @@ class ParitySession:
         )
         report.notes += out.notes + problems
         report.notes.append(
-            f"LeRobot on {self.device}, {self.settings.dtype}, attention {model.attention}, seed {artifact.seed}"
+            f"LeRobot on {device}, {self.settings.dtype}, attention {model.attention}, seed {artifact.seed}"
         )
         result = self._verdict(case, "model", report, [])
         if problems and result.status != "fail":

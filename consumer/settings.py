@@ -27,7 +27,10 @@ KNOBS: dict[str, str] = {
         "(local path, else the Hugging Face cache); legacy artifacts: nvidia/GR00T-N1.7-LIBERO libero_10 "
         "from the cache."
     ),
-    ENV_DEVICE: "cpu or cuda[:N] (default: cuda if available, else cpu).",
+    ENV_DEVICE: (
+        "cpu or cuda[:N] for LeRobot's model (default: the device type each artifact was produced on, when "
+        "this machine has it, else cpu; the preprocessor always runs on cpu)."
+    ),
     ENV_DTYPE: (
         "Dtype LeRobot's model runs in: float32 (default, what the producer uses) or bfloat16, to see where "
         "reduced precision makes the two diverge."

@@ -151,3 +151,11 @@ def test_the_pytest_suite_itself_fails_on_edited_copies(golden_square: Path, tmp
         assert f"test_parity[{name}-libero_sim-model]" in proc.stdout
     assert "3 failed" in proc.stdout
     assert len(list((tmp_path / "r").glob("parity-*.json"))) == 1
+
+
+def test_missing_checkpoint_skips_with_what_to_set(golden_square: Path, tmp_path: Path, session: ParitySession) -> None:
+    def elsewhere(a: Artifact) -> None:
+        a.provenance["checkpoint"] = {"spec": str(tmp_path / "gone"), "path": str(tmp_path / "gone2")}
+
+    result = session.run(edited(golden_square, tmp_path / "nockpt", elsewhere), "model")
+    assert result.status == "skip" and "GROOT_N1_7_LIBERO_CKPT" in result.message and "gone" in result.message

@@ -59,3 +59,42 @@ def test_missing_gr00t_says_how_to_install(tiny_ckpt: Path, tmp_path: Path, caps
     err = capsys.readouterr().err
     assert "GR00T_SRC" in err and "626af89d3e914ec92eab5323e23b9ed44a7b26c8" in err
     assert not list(tmp_path.rglob("*.npz"))
+
+
+class FakeOriginal:
+    """Stands in for gr00t to test the CLI's own loop (progress, summary, exit status); no parity here."""
+
+    attention = "sdpa"
+
+    def __init__(self, ckpt: Path, device: str) -> None:
+        self.device = device
+
+    def run(self, tag: str, raw, seed: int):
+        import numpy as np
+
+        from producer.original import OriginalResult
+
+        if tag == "new_embodiment":
+            raise RuntimeError("boom in the original")
+        batch = len(raw.language)
+        inputs = {"inputs.state": np.zeros((batch, 1, 16), np.float32)}
+        return OriginalResult(inputs, {"inputs.state": "torch.float32"}, np.zeros((batch, 16, 8), np.float32))
+
+
+def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.original
+
+    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "[1/3] libero_sim @ 32x32 ... ok" in out and "[3/3] robocasa_panda_omron @ 32x32 ... ok" in out
+    assert "FAILED RuntimeError: boom in the original" in out
+    assert "2 written, 1 failed" in out
+    assert sorted(p.name for p in tmp_path.rglob("*.npz")) == [
+        "original_n1_7_libero_sim.npz",
+        "original_n1_7_robocasa_panda_omron.npz",
+    ]
