@@ -95,7 +95,8 @@ class OriginalGr00t:
                 embodiment=embodiment,
             )
             processed.append(self.processor([{"type": MessageType.EPISODE_STEP.value, "content": step}]))
-        collated = flatten("", self.processor.collator(processed), {})
+        # sorted: the collator builds its keys from a set, whose order changes from run to run
+        collated = dict(sorted(flatten("", self.processor.collator(processed), {}).items()))
 
         inputs = {k: v.detach().cpu().numpy() for k, v in collated.items()}
         torch_dtypes = {k: str(v.dtype) for k, v in collated.items()}
