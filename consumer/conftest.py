@@ -7,7 +7,7 @@ import os
 import pytest
 
 from consumer.checks import ParitySession, write_json_report
-from consumer.settings import settings_from_env
+from consumer.settings import SettingsError, settings_from_env
 
 _SESSION: ParitySession | None = None
 
@@ -17,6 +17,13 @@ def parity_session() -> ParitySession:
     if _SESSION is None:
         _SESSION = ParitySession(settings_from_env())
     return _SESSION
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        parity_session()
+    except SettingsError as exc:  # a malformed knob: one line naming it, not a collection traceback
+        raise pytest.UsageError(str(exc)) from exc
 
 
 @pytest.fixture(scope="session", name="parity_session")

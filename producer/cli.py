@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         tags = select_tags(ckpt, [t.strip() for t in args.tags.split(",") if t.strip()])
     except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
         return fail(str(exc))
+    if args.device and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return fail(f"--device {args.device}, but torch sees no CUDA device here (use --device cpu)")
     try:
         outcomes = produce(args, ref, ckpt, tags, sizes)
     except Gr00tUnavailable as exc:

@@ -39,6 +39,15 @@ def test_unknown_tag_lists_available(tiny_ckpt: Path, capsys: pytest.CaptureFixt
     assert "not_a_tag" in err and "available: libero_sim, new_embodiment, robocasa_panda_omron" in err
 
 
+def test_cuda_requested_without_cuda_is_one_clear_error(tiny_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["--ckpt", str(tiny_ckpt), "--device", "cuda"]) == 2
+    assert "torch sees no CUDA device" in capsys.readouterr().err
+
+
 def test_n1_5_checkpoint_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gr00t_n1_5"}))
     assert main(["--ckpt", str(tmp_path)]) == 2
