@@ -1,24 +1,20 @@
-"""The two parity checks per artifact, shared by the pytest suite and the ``groot-parity-consume`` table.
+"""The parity session: what is loaded once per run, and how one (artifact, check) case is run.
 
-Model parity: the original's collated inputs, byte-identical, plus the recorded seed -> LeRobot's
-``get_action`` -> same ``action_pred``. Preprocessor parity: the recorded raw observations -> LeRobot's
-own preprocessor -> the same collated tensors. Each check yields a CheckResult whose status is one of
-pass / fail / xfail (a declared known divergence) / skip (something to set or run, named in the message).
+The checks themselves are in ``consumer.check_registry`` (one module each); the session resolves
+checkpoints, caches LeRobot models, dispatches a case to its check and collects the typed results
+(``parity_format.results``) that the table, pytest and the JSON report all read.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from consumer.known_divergences import KnownDivergence, divergences_for
-from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
+from consumer.known_divergences import KnownDivergence
 from consumer.settings import ENV_CKPT, Settings
+from consumer.verdict import verdict
 from parity_format.artifact import Artifact, read_artifact
 from parity_format.checkpoint import (
     CheckpointError,
@@ -26,57 +22,20 @@ from parity_format.checkpoint import (
     checkpoint_fingerprint,
     resolve_checkpoint,
 )
-from parity_format.compare import ComparisonReport, compare_mappings
+from parity_format.compare import ComparisonReport
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
-from parity_format.stages import StageComparison, compare_stages, stage_items
+from parity_format.results import Case, CheckResult
+from parity_format.status import Status
 
-CHECKS = ("model", "preprocessor")
+__all__ = ["Case", "CheckResult", "ParitySession", "Skip", "discover", "write_json_report"]
+
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
 REGENERATE_HINT = "regenerate it with `make produce CKPT=<checkpoint>` (producer env, original gr00t)"
 
 
 class Skip(Exception):
     """The check cannot run here; the message says what to set or run."""
-
-
-@dataclass(frozen=True)
-class Case:
-    path: Path
-    group: str  # artifact sub-directory, e.g. "256x256"; "." for a flat directory
-    tag: str
-
-    @property
-    def case_id(self) -> str:
-        return self.tag if self.group == "." else f"{self.group}-{self.tag}"
-
-
-@dataclass
-class CheckResult:
-    case: Case
-    check: str
-    status: str  # pass | fail | xfail | skip
-    message: str = ""
-    report: ComparisonReport | None = None
-    divergences: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    stages: StageComparison | None = None  # model check: where the two pipelines part
-    action_abs_diff: list[list[float]] | None = None  # model check: (horizon x action_dim), max over batch
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "artifact": str(self.case.path),
-            "group": self.case.group,
-            "tag": self.case.tag,
-            "check": self.check,
-            "status": self.status,
-            "message": self.message,
-            "known_divergences": self.divergences,
-            "seconds": round(self.seconds, 3),
-            "report": self.report.to_dict() if self.report else None,
-            "stages": self.stages.to_dict() if self.stages else None,
-            "action_abs_diff": self.action_abs_diff,
-        }
 
 
 def discover(directory: Path) -> list[Case]:
@@ -162,133 +121,53 @@ class ParitySession:
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:
+        from consumer.check_registry import check_named  # the check modules import this one
+
         started = time.perf_counter()
         try:
             artifact = read_artifact(case.path)
-            if check == "model":
-                result = self._model_parity(case, artifact)
-            else:
-                result = self._preprocessor_parity(case, artifact)
+            result = check_named(check).run(self, case, artifact)
         except ArtifactError as exc:
-            result = CheckResult(case, check, "fail", f"unreadable artifact: {exc}")
+            result = CheckResult(case, check, Status.FAIL, f"unreadable artifact: {exc}")
         except Skip as exc:
-            result = CheckResult(case, check, "skip", str(exc))
+            result = CheckResult(case, check, Status.SKIP, str(exc))
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result
 
-    def _model_parity(self, case: Case, artifact: Artifact) -> CheckResult:
-        ckpt = self.checkpoint_for(artifact)
-        if artifact.seed is None:
-            raise Skip(f"{case.path.name} records no flow-matching seed; {REGENERATE_HINT}")
-        problems = self.fingerprint_notes(artifact, ckpt)  # each one makes the comparison meaningless
-        device = self.device_for(artifact)
-        produced_on = str((artifact.provenance or {}).get("device", "")).split(":")[0]
-        if produced_on and produced_on != device.split(":")[0]:
-            problems.append(
-                f"artifact produced on {produced_on}, replayed on {device}: torch draws a different noise "
-                f"stream per device type, so action_pred is not comparable; replay it on a {produced_on} machine"
-            )
-        model = self.model(ckpt, device)
-        out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed)
-        expected, actual = artifact.action_pred, out.values["action_pred"]
-        report = compare_mappings(
-            f"{case.case_id} / model parity",
-            {"action_pred": expected},
-            {"action_pred": actual},
-            self.settings.tolerances,
-        )
-        report.notes += out.notes + problems
-        report.notes.append(
-            f"LeRobot on {device}, {self.settings.dtype}, attention {model.attention}, seed {artifact.seed}"
-        )
-        result = self._verdict(case, "model", report, [])
-        if problems and result.status != "fail":
-            result.status, result.message = "fail", "; ".join(problems)
-        if expected.shape == actual.shape and expected.ndim == 3:
-            result.action_abs_diff = np.abs(expected.astype(np.float64) - actual).max(axis=0).tolist()
-        if stage_items(artifact.outputs):
-            mask = artifact.inputs.get("inputs.attention_mask")
-            result.stages = compare_stages(
-                artifact.outputs,
-                out.values,
-                self.settings.tolerances,
-                None if mask is None else mask.astype(bool),
-                f"{case.case_id} / stages",
-            )
-            report.notes.append(result.stages.summary)
-            if result.stages.first_divergence and result.status == "pass":
-                result.status, result.message = (
-                    "fail",
-                    "action_pred within tolerance, but an earlier stage is not",
-                )
-            if result.status == "fail":
-                result.message += f"; {result.stages.summary}"
-        else:
-            report.notes.append("artifact records no pipeline stages (older or legacy file): end-to-end check only")
-        return result
+    def compared_tensor_names(self) -> set[str]:
+        """Every tensor this run compared (outputs, inputs and stages), for checking override names."""
+        names: set[str] = set()
+        for result in self.results:
+            for report in (result.report, result.stages.report if result.stages else None):
+                if report is not None:
+                    names.update(t.name for t in report.tensors)
+                    names.update(report.only_expected + report.only_actual)
+        return names
 
-    def _preprocessor_parity(self, case: Case, artifact: Artifact) -> CheckResult:
-        from consumer.lerobot_side import preprocess
-
-        if artifact.raw is None:
-            raise Skip(f"{case.path.name} has no raw observations (legacy layout); {REGENERATE_HINT}")
-        ckpt = self.checkpoint_for(artifact)
-        out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
-        original = {k.split(".")[-1]: v for k, v in artifact.inputs.items()}
-        expected = {k: original[k] for k in PREPROCESSOR_KEYS if k in original}
-        report = compare_mappings(
-            f"{case.case_id} / preprocessor parity",
-            expected,
-            out.values,
-            self.settings.tolerances,
-            exact_keys=EXACT_KEYS,
-        )
-        extra = [k for k in original if k not in PREPROCESSOR_KEYS]
-        if extra:
-            report.notes.append(f"only in the original, not compared (training-only): {', '.join(extra)}")
-        report.notes += out.notes
-        return self._verdict(case, "preprocessor", report, divergences_for("preprocessor", artifact, ckpt))
+    def unmatched_tolerance_overrides(self) -> list[str]:
+        """GROOT_PARITY_TOL entries that matched no tensor of this run: most likely typos."""
+        return self.settings.tolerances.unmatched(self.compared_tensor_names())
 
     @staticmethod
     def _verdict(case: Case, check: str, report: ComparisonReport, known: list[KnownDivergence]) -> CheckResult:
-        names = [d.name for d in known]
-        if report.passed:
-            if known:
-                return CheckResult(
-                    case,
-                    check,
-                    "fail",
-                    (
-                        f"declared known divergence(s) {names} did not reproduce: the check passes now. "
-                        "Remove them from consumer/known_divergences.py."
-                    ),
-                    report,
-                    names,
-                )
-            return CheckResult(case, check, "pass", "", report)
-        failing = {t.name.split(".")[-1] for t in report.tensors if not t.passed}
-        failing |= set(report.only_expected) | set(report.only_actual)
-        explained = {name for d in known for name in d.tensors}
-        if known and failing and failing <= explained:
-            reasons = "; ".join(f"[{d.name}] {d.reason}" for d in known)
-            return CheckResult(case, check, "xfail", f"known divergence: {reasons}", report, names)
-        unexplained = sorted(failing - explained) if known else sorted(failing)
-        return CheckResult(
-            case, check, "fail", f"out of tolerance: {', '.join(unexplained) or 'see notes'}", report, names
-        )
+        return verdict(case, check, report, known)
 
 
-def write_json_report(results: list[CheckResult], report_dir: Path, settings: Settings) -> Path:
+def write_json_report(
+    results: list[CheckResult], report_dir: Path, settings: Settings, unmatched_overrides: list[str] | None = None
+) -> Path:
     """One JSON file per run, next to the pytest output, for CI to keep."""
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     path = report_dir / f"parity-{stamp}.json"
-    payload = {
+    payload: dict[str, Any] = {
         "created_utc": stamp,
         "artifact_dir": str(settings.artifact_dir),
         "tolerances": settings.tolerances.describe(),
         "results": [r.to_dict() for r in results],
     }
+    if unmatched_overrides:
+        payload["unmatched_tolerance_overrides"] = list(unmatched_overrides)
     path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     return path

@@ -1,8 +1,9 @@
-"""groot-parity-consume: run both parity checks on every artifact and print one table.
+"""groot-parity-consume: run every parity check on every artifact and print one table.
 
 The same checks as the pytest suite (`make consume`), for a person: one row per (artifact, check) with
-the worst tensor and its max |diff|, known divergences marked as such, and the full per-tensor table of
-anything that failed. Exit status 1 if any check failed (xfail and skip do not count), 2 on bad usage.
+the worst tensor, its max |diff| and scale error, known divergences marked as such, and the full
+per-tensor table of anything that failed. Exit status 1 if any check failed (xfail and skip do not
+count) or, with CI set, if a GROOT_PARITY_TOL entry matched no tensor; 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from consumer.checks import CHECKS, CheckResult, ParitySession, discover, write_json_report
-from consumer.settings import KNOBS, SettingsError, settings_from_env
-
-STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "xfail": "KNOWN DIVERGENCE", "skip": "SKIP"}
+from consumer.check_registry import CHECKS, REGISTRY
+from consumer.checks import CheckResult, ParitySession, discover, write_json_report
+from consumer.settings import KNOBS, SettingsError, running_in_ci, settings_from_env
+from parity_format.formatting import fmt_num
+from parity_format.status import Status
+from parity_format.tolerance import ENV_TOL
 
 
 def build_parser() -> argparse.ArgumentParser:
-    epilog = "environment knobs:\n" + "\n".join(f"  {k}\n      {v}" for k, v in KNOBS.items())
+    checks = "checks:\n" + "\n".join(f"  {c.name}: {c.summary}" for c in REGISTRY.values())
+    epilog = checks + "\n\nenvironment knobs:\n" + "\n".join(f"  {k}\n      {v}" for k, v in KNOBS.items())
     parser = argparse.ArgumentParser(
         prog="groot-parity-consume",
         description=__doc__,
@@ -32,12 +37,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def worst(result: CheckResult) -> tuple[str, str]:
+def worst(result: CheckResult) -> tuple[str, str, str]:
+    """(name, max |diff|, scale error) of the failing tensor with the largest diff, else of the largest."""
     if result.report is None or not result.report.tensors:
-        return "-", "-"
+        return "-", "-", "-"
     ranked = sorted(result.report.tensors, key=lambda t: (t.passed, -(t.max_abs_diff or 0.0)))
     top = ranked[0]
-    return top.name, "-" if top.max_abs_diff is None else f"{top.max_abs_diff:.2e}"
+    return top.name, fmt_num(top.max_abs_diff), fmt_num(top.scale_error)
+
+
+def figures(results: list[CheckResult]) -> list[str]:
+    """Per (check, float tensor), the worst figures over all artifacts: what a tolerance is chosen from."""
+    worst_of: dict[tuple[str, str], list[Any]] = {}
+    for r in results:
+        for rep in (r.report, r.stages.report if r.stages else None):
+            for t in rep.tensors if rep is not None else []:
+                if t.exact or t.max_abs_diff is None:
+                    continue
+                row = worst_of.setdefault((r.check, t.name), [0, 0.0, 0.0, 0.0, 0.0, 1.0])
+                row[0] += 1
+                row[1] = max(row[1], t.max_abs_diff)
+                row[2] = max(row[2], t.p99_abs_diff or 0.0)
+                row[3] = max(row[3], t.max_rel_diff or 0.0)
+                row[4] = max(row[4], t.scale_error or 0.0)
+                row[5] = min(row[5], 1.0 if t.cosine is None else t.cosine)
+    rows = [("check", "tensor", "artifacts", "max|diff|", "p99|diff|", "max rel", "scale err", "min cosine")]
+    for (check, name), (n, *values) in worst_of.items():
+        rows.append((check, name, str(n), *(fmt_num(v) for v in values[:4]), f"{values[4]:.7f}"))
+    return _align(rows)
+
+
+def _align(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,27 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     for index, (case, check) in enumerate(((c, k) for c in cases for k in checks), start=1):
         print(f"[{index}/{total}] {case.case_id} {check} ...", end=" ", flush=True)
         result = session.run(case, check)
-        print(f"{STATUS_TEXT[result.status]} ({result.seconds:.1f}s)", flush=True)
+        print(f"{result.status.text} ({result.seconds:.1f}s)", flush=True)
 
-    rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "stages (model check)")]
+    rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "scale err", "stages (model check)")]
     for r in session.results:
         stages = r.stages.summary if r.stages else "-"
-        rows.append((r.case.group, r.case.tag, r.check, STATUS_TEXT[r.status], *worst(r), stages))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        rows.append((r.case.group, r.case.tag, r.check, r.status.text, *worst(r), stages))
     print()
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print("\n".join(_align(rows)))
     print(f"\ntolerances: {settings.tolerances.describe()}")
+    print("\nworst per tensor over all artifacts (float tensors; scale err = max|diff| / max|expected|):")
+    print("\n".join(figures(session.results)))
     for r in session.results:
-        if r.status in ("fail", "xfail", "skip"):
-            print(f"\n{STATUS_TEXT[r.status]}: {r.case.case_id} {r.check}: {r.message}")
-            if r.status == "fail" and r.report is not None:
+        if r.status != Status.PASS:
+            print(f"\n{r.headline()}")
+            if r.status == Status.FAIL and r.report is not None:
                 print(r.report.format_table())
-    json_path = write_json_report(session.results, settings.report_dir, replace(settings, artifact_dir=directory))
+    unmatched = session.unmatched_tolerance_overrides()
+    if unmatched:
+        level = "error (CI is set)" if running_in_ci() else "warning"
+        print(f"\n{level}: {ENV_TOL} entries matched no tensor of this run (typo?): {', '.join(unmatched)}")
+    json_path = write_json_report(
+        session.results, settings.report_dir, replace(settings, artifact_dir=directory), unmatched
+    )
     print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
-    counts = {s: sum(r.status == s for r in session.results) for s in STATUS_TEXT}
-    print(", ".join(f"{n} {STATUS_TEXT[s].lower()}" for s, n in counts.items()))
-    return 1 if counts["fail"] else 0
+    counts = {s: sum(r.status == s for r in session.results) for s in Status}
+    print(", ".join(f"{n} {s.text.lower()}" for s, n in counts.items()))
+    return 1 if counts[Status.FAIL] or (unmatched and running_in_ci()) else 0
 
 
 if __name__ == "__main__":

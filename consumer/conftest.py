@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from consumer.checks import ParitySession, write_json_report
-from consumer.settings import SettingsError, settings_from_env
+from consumer.settings import SettingsError, running_in_ci, settings_from_env
+from parity_format.status import Status
+from parity_format.tolerance import ENV_TOL
 
 _SESSION: ParitySession | None = None
 
@@ -34,12 +34,22 @@ def parity_session_fixture() -> ParitySession:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SESSION is None or not _SESSION.results:
         return
-    path = write_json_report(_SESSION.results, _SESSION.settings.report_dir, _SESSION.settings)
+    unmatched = _SESSION.unmatched_tolerance_overrides()
+    path = write_json_report(_SESSION.results, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"parity JSON report: {path}")
-    ran = [r for r in _SESSION.results if r.status != "skip"]
-    if os.environ.get("CI", "").lower() == "true" and not ran:
+    if unmatched:
+        ci = running_in_ci()
+        if reporter is not None:
+            level = "error (CI is set)" if ci else "warning"
+            reporter.write_line(
+                f"{level}: {ENV_TOL} entries matched no tensor of this run: {', '.join(unmatched)}", red=ci
+            )
+        if ci:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    ran = [r for r in _SESSION.results if r.status != Status.SKIP]
+    if running_in_ci() and not ran:
         if reporter is not None:
             reporter.write_line("CI: every parity check was skipped; the suite must compare something", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

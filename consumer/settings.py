@@ -66,7 +66,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if dtype not in DTYPES:
         raise SettingsError(f"{ENV_DTYPE}={dtype!r}: expected one of {', '.join(DTYPES)}")
     try:
-        tolerances = tolerance_from_env(env)
+        tolerances = tolerance_from_env(env, dtype)  # the dtype picks the scale tolerance's tier
     except ToleranceConfigError as exc:
         raise SettingsError(str(exc)) from exc
     return Settings(
@@ -77,6 +77,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         report_dir=Path(get(ENV_REPORT_DIR) or DEFAULT_REPORT_DIR),
         tolerances=tolerances,
     )
+
+
+def running_in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """CI set to anything but empty/0/false/no/off (GitHub, GitLab and most CIs set CI=true)."""
+    env = os.environ if environ is None else environ
+    return env.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _is_cuda_index(text: str) -> bool:

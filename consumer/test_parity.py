@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.checks import CHECKS, Case, ParitySession, discover
+from consumer.check_registry import CHECKS
+from consumer.checks import Case, ParitySession, discover
 from consumer.conftest import parity_session
 from consumer.settings import ENV_DIR
+from parity_format.status import Status
 
 CASES = discover(parity_session().settings.artifact_dir)
 
@@ -21,11 +23,11 @@ if CASES:
     def test_parity(case: Case, check: str, parity_session: ParitySession) -> None:
         result = parity_session.run(case, check)
         table = result.report.format_table() if result.report else ""
-        if result.status == "skip":
+        if result.status == Status.SKIP:
             pytest.skip(result.message)
-        if result.status == "xfail":
+        if result.status == Status.XFAIL:
             pytest.xfail(f"{result.message}\n{table}")
-        if result.status == "fail":
+        if result.status == Status.FAIL:
             pytest.fail(f"{case.path}: {check} parity FAILED: {result.message}\n{table}", pytrace=False)
         print(table)
 

@@ -4,16 +4,21 @@
 the same stages, in pipeline order, through forward hooks on the module paths declared here (one place,
 both sides; see ``stage_capture``), without editing either implementation. Token-level stages are
 compared on valid (attention-mask) positions only: padded positions carry garbage on both sides.
+
+A stage is identified by its KEY (``stage.04.step0.velocity``) everywhere it is stored; its label
+("step 0 velocity") is derived for display only, so a reader of the JSON can always find the tensor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from parity_format.compare import ComparisonReport, compare_tensor
+from parity_format.formatting import fmt_num
 from parity_format.tolerance import ToleranceConfig
 
 STAGE_PREFIX = "stage."
@@ -46,17 +51,13 @@ STAGES: tuple[StageSpec, ...] = (
 TOKEN_LEVEL = {s.name for s in STAGES if s.token_level}
 
 
-def _num(value: float) -> str:
-    return "0" if value == 0 else f"{value:.2e}"
-
-
 def stage_key(index: int, name: str, step: int | None = None) -> str:
     """'stage.03.step0.action_in': sortable, and its short name ('action_in') keys tolerance overrides."""
     return f"{STAGE_PREFIX}{index:02d}.{'' if step is None else f'step{step}.'}{name}"
 
 
 def stage_label(key: str) -> str:
-    """'stage.04.step0.velocity' -> 'step 0 velocity'."""
+    """'stage.04.step0.velocity' -> 'step 0 velocity' (display only; never stored)."""
     parts = key.split(".")[2:]
     return " ".join(p.replace("step", "step ", 1) if p.startswith("step") else p for p in parts)
 
@@ -68,16 +69,29 @@ def stage_items(outputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 @dataclass
 class StageComparison:
-    first_divergence: str | None
+    first_divergence: str | None  # the stage KEY, e.g. "stage.04.step0.velocity"
     summary: str
     report: ComparisonReport
 
-    def to_dict(self) -> dict:
+    @property
+    def first_divergence_label(self) -> str | None:
+        return None if self.first_divergence is None else stage_label(self.first_divergence)
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "first_divergence": self.first_divergence,
             "summary": self.summary,
             "report": self.report.to_dict(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageComparison:
+        first = data.get("first_divergence")
+        return cls(
+            None if first is None else str(first),
+            str(data.get("summary") or ""),
+            ComparisonReport.from_dict(data["report"]),
+        )
 
 
 def compare_stages(
@@ -98,15 +112,21 @@ def compare_stages(
         other = act[key]
         if key.rsplit(".", 1)[-1] in TOKEN_LEVEL and valid_tokens is not None and value.shape == other.shape:
             value, other = value[valid_tokens], other[valid_tokens]  # (n_valid, D)
-        report.tensors.append(compare_tensor(key, value, other, config.for_tensor(key), exact=False))
+        tol = config.for_tensor(key)
+        report.tensors.append(compare_tensor(key, value, other, tol, exact=False, equal_nan=config.equal_nan))
     first = next((t for t in report.tensors if not t.passed), None)
     if first is None:
         worst = max((t.max_abs_diff or 0.0 for t in report.tensors), default=0.0)
-        summary = f"all {len(report.tensors)} stages within tolerance (max|diff| {_num(worst)})"
+        scale = max((t.scale_error or 0.0 for t in report.tensors), default=0.0)
+        figures = f"max|diff| {fmt_num(worst)}, scale err {fmt_num(scale)}"
+        summary = f"all {len(report.tensors)} stages within tolerance ({figures})"
         return StageComparison(None, summary, report)
     before = report.tensors[: report.tensors.index(first)]
     earlier = max((t.max_abs_diff or 0.0 for t in before), default=0.0)
-    diff = "shape mismatch" if first.max_abs_diff is None else f"max|diff| {_num(first.max_abs_diff)}"
-    tail = f"all {len(before)} earlier stages within {_num(earlier)}" if before else "it is the first stage"
-    label = stage_label(first.name)
-    return StageComparison(label, f"first divergence: {label}, {diff}; {tail}", report)
+    if first.max_abs_diff is None:
+        diff = "shape mismatch"
+    else:
+        diff = f"max|diff| {fmt_num(first.max_abs_diff)}, scale err {fmt_num(first.scale_error)}"
+    tail = f"all {len(before)} earlier stages within {fmt_num(earlier)}" if before else "it is the first stage"
+    summary = f"first divergence: {stage_label(first.name)} ({first.name}), {diff}; {tail}"
+    return StageComparison(first.name, summary, report)

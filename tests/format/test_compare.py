@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from parity_format.compare import ComparisonReport, compare_mappings, compare_tensor
-from parity_format.tolerance import ENV_TOL, Tolerance, tolerance_from_env
+from parity_format.tolerance import ENV_SCALE, ENV_TOL, Tolerance, tolerance_from_env
 
 TOL = Tolerance(0.25, 0.0)
 
@@ -102,24 +102,40 @@ def test_shape_mismatch_fails_without_broadcasting(eshape: tuple[int, ...], asha
     assert any(str(eshape) in n and str(ashape) in n and "shape differs" in n for n in res.notes)
 
 
-def test_nan_handling() -> None:
-    same = compare_tensor("x", _f(np.nan, 1.0), _f(np.nan, 1.0), TOL)
-    assert same.passed and same.max_abs_diff == 0.0 and any("NaN at matching" in n for n in same.notes)
-    for e, a in ((_f(np.nan, 1.0), _f(1.0, 1.0)), (_f(1.0, 1.0), _f(np.nan, 1.0))):
-        res = compare_tensor("x", e, a, Tolerance(1e9, 1e9))
-        assert not res.passed and res.mismatch_count == 1 and res.max_abs_diff == np.inf
-        assert res.max_abs_index == (0,) and any("NaN on one side" in n for n in res.notes)
-    assert not compare_tensor("x", _f(np.nan), _f(1.0), TOL, exact=True).passed
-    assert compare_tensor("x", _f(np.nan), _f(np.nan), TOL, exact=True).passed
+NAN_CASES = {
+    "expected only": (_f(np.nan, 1.0), _f(1.0, 1.0)),
+    "actual only": (_f(1.0, 1.0), _f(np.nan, 1.0)),
+    "both, same places": (_f(np.nan, 1.0), _f(np.nan, 1.0)),
+    "inf both, equal": (_f(np.inf, 1.0), _f(np.inf, 1.0)),
+    "inf vs finite": (_f(np.inf, 1.0), _f(1e308, 1.0)),
+}
 
 
-def test_inf_must_match_exactly() -> None:
-    assert compare_tensor("x", _f(np.inf, -np.inf), _f(np.inf, -np.inf), TOL).passed
-    assert not compare_tensor("x", _f(np.inf), _f(-np.inf), Tolerance(1e9, 1e9)).passed
-    assert not compare_tensor("x", _f(np.inf), _f(1e308), Tolerance(1e9, 1e9)).passed
-    assert not compare_tensor("x", _f(1e308), _f(np.inf), Tolerance(1e9, 1e9)).passed
+@pytest.mark.parametrize("case", NAN_CASES)
+@pytest.mark.parametrize("exact", [False, True])
+def test_nan_and_inf_fail_by_default_and_stay_json(case: str, exact: bool) -> None:
+    expected, actual = NAN_CASES[case]
+    res = compare_tensor("x", expected, actual, Tolerance(1e9, 1e9, None), exact=exact)
+    assert not res.passed and res.mismatch_count == 1 and res.max_abs_diff == np.inf and res.max_abs_index == (0,)
+    assert any("non-finite values" in n and "GROOT_PARITY_EQUAL_NAN=1" in n for n in res.notes)
+    data = json.loads(json.dumps(res.to_dict(), allow_nan=False))  # strict JSON: no NaN/Infinity tokens
+    assert data["max_abs_diff"] == "inf" and type(res).from_dict(data) == res
+
+
+def test_equal_nan_forgives_matching_nan_and_equal_inf_only() -> None:
+    for case in ("both, same places", "inf both, equal"):
+        same = compare_tensor("x", *NAN_CASES[case], TOL, equal_nan=True)
+        assert same.passed and same.max_abs_diff == 0.0 and any("counted as equal" in n for n in same.notes)
+    for case in ("expected only", "actual only", "inf vs finite"):
+        assert not compare_tensor("x", *NAN_CASES[case], Tolerance(1e9, 1e9), equal_nan=True).passed
+    assert not compare_tensor("x", _f(np.inf), _f(-np.inf), Tolerance(1e9, 1e9), equal_nan=True).passed
+    assert compare_tensor("x", _f(np.nan), _f(np.nan), TOL, exact=True, equal_nan=True).passed
+
+
+def test_inf_diff_figures() -> None:
     res = compare_tensor("x", _f(np.inf, 1.0), _f(-np.inf, 1.0), Tolerance(0.0, 0.0))
     assert res.max_abs_diff == np.inf and res.max_rel_diff == np.inf and res.mismatch_count == 1
+    assert res.nonfinite_expected == 1 and res.nonfinite_actual == 1
 
 
 def test_float64_math_avoids_float16_and_float32_overflow() -> None:
@@ -171,7 +187,7 @@ def test_summary_and_to_dict_are_json_safe() -> None:
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)["max_abs_diff"] == "inf"
     assert data["expected_shape"] == [2] and data["max_abs_index"] == [0]
-    assert data["tolerance"] == {"atol": 0.25, "rtol": 0.0} and data["max_rel_diff"] == "inf"
+    assert data["tolerance"] == {"atol": 0.25, "rtol": 0.0, "scale": None} and data["max_rel_diff"] == "inf"
     assert res.summary().startswith("FAIL x 2 float64")
     mismatch = compare_tensor("x", np.zeros((2, 3)), np.zeros((2, 4), np.float32), TOL)
     assert json.loads(json.dumps(mismatch.to_dict(), allow_nan=False))["actual_shape"] == [2, 4]
@@ -193,6 +209,7 @@ def _report(**kwargs: object) -> ComparisonReport:
     }
     env = kwargs.pop("env", {})
     assert isinstance(env, dict)
+    env = {ENV_SCALE: "off", **env}  # these tests pin atol/rtol semantics; the scale criterion has its own
     return compare_mappings("libero_sim / model parity", expected, actual, tolerance_from_env(env), **kwargs)  # type: ignore[arg-type]
 
 
@@ -238,7 +255,8 @@ def test_format_table_is_aligned_and_informative() -> None:
     assert "only in actual: inputs.only_lerobot (FAIL)" in table
     assert "outputs.action_pred: worst action step 0, dim 0" in table
     assert "inputs.embodiment_id: dtype differs (int64 vs int32)" in table
-    assert "note: tolerances: atol=1e-03 rtol=1e-03; overrides: state=0:0" in table
+    assert "note: tolerances: atol=1e-03 rtol=1e-03 scale=off; overrides: state=0:0" in table
+    assert "inputs.state: |diff| mean/median/p99 2.50e-04/5.00e-04/5.00e-04; rel 1.25e-04/2.50e-04/2.50e-04" in table
 
 
 def test_report_to_dict_json() -> None:

@@ -42,8 +42,10 @@ def test_first_divergence_is_the_earliest_stage_out_of_tolerance() -> None:
         actual[key] = actual[key] + np.float32(0.01)
     actual["stage.02.state_features"] = actual["stage.02.state_features"] + np.float32(1e-4)  # within atol
     result = compare_stages(pipeline(), actual, CONFIG, None)
-    assert result.first_divergence == "step 1 velocity"
-    assert result.summary.startswith("first divergence: step 1 velocity, max|diff| 1.00e-02; all 6 earlier")
+    assert result.first_divergence == "stage.06.step1.velocity"  # the key is stored; the label is for display
+    assert result.first_divergence_label == "step 1 velocity"
+    assert result.summary.startswith("first divergence: step 1 velocity (stage.06.step1.velocity), max|diff| 1.00e-02")
+    assert "; all 6 earlier" in result.summary
     assert "within 1.00e-04" in result.summary
 
 
@@ -54,7 +56,7 @@ def test_token_stages_ignore_padded_positions() -> None:
     actual["stage.00.backbone_features"] = actual["stage.00.backbone_features"].copy()
     actual["stage.00.backbone_features"][0, :2] += 5.0  # garbage where the mask says "padding"
     assert compare_stages(pipeline(), actual, CONFIG, valid).first_divergence is None
-    assert compare_stages(pipeline(), actual, CONFIG, None).first_divergence == "backbone_features"
+    assert compare_stages(pipeline(), actual, CONFIG, None).first_divergence == "stage.00.backbone_features"
 
 
 def test_missing_stages_are_listed_not_compared() -> None:

@@ -38,8 +38,10 @@ Run = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture(autouse=True)
 def _default_tolerances(monkeypatch: pytest.MonkeyPatch) -> None:
-    for knob in ("GROOT_PARITY_ATOL", "GROOT_PARITY_RTOL", "GROOT_PARITY_TOL"):
+    for knob in ("GROOT_PARITY_ATOL", "GROOT_PARITY_RTOL", "GROOT_PARITY_TOL", "GROOT_PARITY_SCALE_TOL"):
         monkeypatch.delenv(knob, raising=False)
+    # make_artifact plants NaN payloads (a format round-trip concern): identical NaN must compare equal here.
+    monkeypatch.setenv("GROOT_PARITY_EQUAL_NAN", "1")
 
 
 @pytest.fixture
@@ -219,6 +221,13 @@ def test_tools_run_as_modules(tmp_path: Path, make_artifact: Any) -> None:
 
 
 # -- diff ------------------------------------------------------------------------------------------
+def test_diff_fails_on_nan_by_default(pair: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GROOT_PARITY_EQUAL_NAN")
+    a, b = pair()
+    code, out, _ = run(diff_artifacts.main, a, b)
+    assert code == 1 and out.rstrip().endswith("out of tolerance: action_pred, in::inputs.wide")
+
+
 def test_diff_identical_artifacts_pass(pair: Any, run: Run) -> None:
     a, b = pair()
     code, out, err = run(diff_artifacts.main, a, b)
@@ -255,10 +264,11 @@ def test_diff_perturbed_input_fails_and_names_it(pair: Any, run: Run, tmp_path: 
 
 def test_diff_integer_tensors_are_exact(pair: Any, run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     def perturb(b: Artifact) -> None:
-        b.inputs["inputs.pixel_values"][0, 0] += 0.5  # within the loose atol below
+        b.inputs["inputs.pixel_values"][0, 0] += 0.5  # within the loose atol (and no scale criterion) below
         b.inputs["inputs.input_ids"][0, 0] += 1  # never within tolerance: integers compare exactly
 
     monkeypatch.setenv("GROOT_PARITY_ATOL", "10")
+    monkeypatch.setenv("GROOT_PARITY_SCALE_TOL", "off")
     code, out, _ = run(diff_artifacts.main, *pair(perturb))
     assert code == 1
     assert out.rstrip().splitlines()[-1].endswith("out of tolerance: in::inputs.input_ids")

@@ -1,0 +1,38 @@
+"""How a comparison, declared known divergences and non-tensor problems become one CheckResult.
+
+One function for every check, so "pass / fail / xfail" means the same thing whichever check reached it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from consumer.known_divergences import KnownDivergence
+from parity_format.compare import ComparisonReport
+from parity_format.results import Case, CheckResult
+from parity_format.status import Status
+
+
+def verdict(case: Case, check: str, report: ComparisonReport, known: Sequence[KnownDivergence] = ()) -> CheckResult:
+    """Status and message of one check; ``report.problems`` (non-tensor failures) fail it and come first."""
+    names = [d.name for d in known]
+    problems = list(report.problems)
+    if report.passed:
+        if known:
+            message = (
+                f"declared known divergence(s) {names} did not reproduce: the check passes now. "
+                "Remove them from consumer/known_divergences.py."
+            )
+            return CheckResult(case, check, Status.FAIL, message, report, names)
+        return CheckResult(case, check, Status.PASS, "", report)
+    failing = {t.name.split(".")[-1] for t in report.tensors if not t.passed}
+    failing |= set(report.only_expected) | set(report.only_actual) if report.missing_fails else set()
+    explained = {name for d in known for name in d.tensors}
+    if known and not problems and failing and failing <= explained:
+        reasons = "; ".join(f"[{d.name}] {d.reason}" for d in known)
+        return CheckResult(case, check, Status.XFAIL, f"known divergence: {reasons}", report, names)
+    unexplained = sorted(failing - explained) if known else sorted(failing)
+    parts = [*problems]
+    if unexplained or not report.tensors_passed:
+        parts.append(f"out of tolerance: {', '.join(unexplained) or 'see notes'}")
+    return CheckResult(case, check, Status.FAIL, "; ".join(parts), report, names)
