@@ -63,7 +63,8 @@ def model_parity(session: ParitySession, case: Case, artifact: Artifact) -> Chec
     report.notes.append(result.stages.summary)
     if result.stages.first_divergence is not None:
         if result.status == Status.PASS:
-            report.problems.append(f"action_pred within tolerance, but stage {result.stages.first_divergence} is not")
-            result.status = Status.FAIL
+            problem = f"action_pred within tolerance, but stage {result.stages.first_divergence} is not"
+            report.problems.append(problem)
+            result.status, result.message = Status.FAIL, problem
         result.message = "; ".join(p for p in (result.message, result.stages.summary) if p)
     return result

@@ -1,6 +1,8 @@
 """groot-parity-report: the consumer's JSON results as a Markdown page with figures.
 
-Writes DIR/report.md (default DIR: report-<stem> next to RESULTS.json): per embodiment tag a table of
+Reads the JSON back into the consumer's own result classes (``CheckResult.from_dict``; non-finite
+figures are the strings "nan"/"inf"/"-inf"). Writes DIR/report.md (default DIR: report-<stem> next to
+RESULTS.json): per embodiment tag a table of
 checks, the first divergent pipeline stage, per-tensor rows for failures, and PNG figures linked with
 relative paths: an |action diff| heatmap (step x dim) and a per-stage max |diff| bar chart.
 Figures need matplotlib, which only the consumer env has: run it there. Exit status: 0 report
@@ -23,14 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from parity_format.tolerance import fmt_float
+from parity_format.compare import ComparisonReport, TensorComparison
+from parity_format.formatting import fmt_float, fmt_num
+from parity_format.results import CheckResult
+from parity_format.stages import StageComparison, stage_label
+from parity_format.status import Status
 from parity_format.tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
 
 PROG = "groot-parity-report"
-STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "xfail": "XFAIL (known divergence)", "skip": "SKIP"}
 COLORS = ("tab:blue", "tab:red", "tab:orange")  # within tolerance, out of tolerance, first divergence
 FLOOR = 1e-12  # log-scale bars cannot show 0: exact stages are drawn here and labelled "0 (exact)"
-Result = dict[str, Any]
 
 
 class ReportError(Exception):
@@ -48,8 +52,16 @@ class ReportOutput:
 
 
 # -- input -----------------------------------------------------------------------------------------
-def load_results(path: Path) -> dict[str, Any]:
-    """Parse and shape-check the consumer JSON, so later code can index it without guarding."""
+@dataclass
+class Results:
+    """A parsed consumer JSON: run facts plus the typed results (``CheckResult.from_dict``)."""
+
+    meta: dict[str, Any]
+    results: list[CheckResult]
+
+
+def load_results(path: Path) -> Results:
+    """Parse the consumer JSON back into the consumer's own classes; a malformed entry is one clear error."""
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
@@ -58,50 +70,30 @@ def load_results(path: Path) -> dict[str, Any]:
         raise ReportError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ReportError(f"{path} is not a groot-parity results file (no 'results' list)")
-    for index, result in enumerate(data["results"]):
-        if not isinstance(result, dict) or not all(isinstance(result.get(k), str) for k in ("tag", "status")):
-            raise ReportError(f"{path}: results[{index}] lacks a string 'tag' and 'status'")
-        for key in ("report", "stages"):
-            if not isinstance(result.get(key), (dict, type(None))):
-                raise ReportError(f"{path}: results[{index}].{key} must be an object or null")
-    return data
+    results = []
+    for index, entry in enumerate(data["results"]):
+        try:
+            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("tag", "status")):
+                raise ValueError("lacks a string 'tag' and 'status'")
+            results.append(CheckResult.from_dict(entry))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReportError(f"{path}: results[{index}] is not a check result: {exc}") from exc
+    return Results({k: v for k, v in data.items() if k != "results"}, results)
 
 
-def _float(value: Any) -> float | None:
-    """JSON number, or the "inf"/"nan" strings compare.py writes for strict JSON; else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in ("inf", "-inf", "infinity", "nan"):
-        return float(value)
-    return None
-
-
-def _tol(value: Any) -> str:
-    number = _float(value)
-    return "?" if number is None or not math.isfinite(number) or number < 0 else fmt_float(number)
-
-
-def _fmt(value: Any) -> str:
-    number = _float(value)
-    return "-" if number is None else f"{number:.2e}"
-
-
-def _tensors(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    tensors = (report or {}).get("tensors")
-    return [t for t in tensors if isinstance(t, dict)] if isinstance(tensors, list) else []
-
-
-def worst(result: Result) -> tuple[str, str]:
+def worst(result: CheckResult) -> tuple[str, str]:
     """(name, max |diff|) of the failing tensor with the largest diff, else of the largest diff."""
 
-    def rank(t: dict[str, Any]) -> tuple[bool, float]:
-        diff = _float(t.get("max_abs_diff"))
-        return bool(t.get("passed")), -(math.inf if diff is not None and math.isnan(diff) else diff or 0.0)
+    def rank(t: TensorComparison) -> tuple[bool, float]:
+        diff = t.max_abs_diff
+        return t.passed, -(math.inf if diff is not None and math.isnan(diff) else diff or 0.0)
 
-    ranked = sorted(_tensors(result.get("report")), key=rank)
-    return (str(ranked[0].get("name")), _fmt(ranked[0].get("max_abs_diff"))) if ranked else ("-", "-")
+    ranked = sorted(result.report.tensors if result.report else [], key=rank)
+    return (ranked[0].name, _fmt(ranked[0].max_abs_diff)) if ranked else ("-", "-")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2e}"
 
 
 # -- markdown --------------------------------------------------------------------------------------
@@ -123,38 +115,26 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
 
 
-def _pair(expected: Any, actual: Any, fmt: Any = str) -> str:
-    e, a = fmt(expected), fmt(actual)
-    return e if e == a else f"{e} vs {a}"
-
-
-def _shape(shape: Any) -> str:
-    return "x".join(map(str, shape)) if isinstance(shape, list) and shape else "scalar"
-
-
-def tensor_rows(report: dict[str, Any]) -> list[str]:
-    """The per-tensor table of one ComparisonReport dict, then key-set differences and notes."""
+def tensor_rows(report: ComparisonReport) -> list[str]:
+    """The per-tensor table of one ComparisonReport, then problems, key-set differences and notes."""
     rows = []
-    for t in _tensors(report):
-        tol = t.get("tolerance")
-        exact = t.get("exact") or not isinstance(tol, dict)
-        tol_text = "exact" if exact else ":".join(_tol(tol.get(k)) for k in ("atol", "rtol"))
-        fraction = _float(t.get("mismatch_fraction"))
-        worst_at = (
-            "-" if t.get("worst_action_step") is None else f"{t['worst_action_step']}/{t.get('worst_action_dim')}"
-        )
+    for t in report.tensors:
+        fraction = t.mismatch_fraction
+        worst_at = "-" if t.worst_action_step is None else f"{t.worst_action_step}/{t.worst_action_dim}"
         rows.append(
             (
-                t.get("name"),
-                "PASS" if t.get("passed") else "**FAIL**",
-                _pair(t.get("expected_shape"), t.get("actual_shape"), _shape),
-                _pair(t.get("expected_dtype"), t.get("actual_dtype")),
-                tol_text,
-                _fmt(t.get("max_abs_diff")),
-                _fmt(t.get("max_rel_diff")),
+                t.name,
+                "PASS" if t.passed else "**FAIL**",
+                t.shape_text(),
+                t.dtype_text(),
+                t.tol_text(),
+                _fmt(t.max_abs_diff),
+                _fmt(t.max_rel_diff),
+                fmt_num(t.scale_error),
+                "-" if t.cosine is None else f"{t.cosine:.6f}",
                 "-" if fraction is None else f"{100 * fraction:.3g}%",
                 worst_at,
-                "; ".join(map(str, t.get("notes") or [])),
+                "; ".join([*t.notes, *t.warnings]),
             )
         )
     header = (
@@ -165,16 +145,21 @@ def tensor_rows(report: dict[str, Any]) -> list[str]:
         "tol",
         "max \\|diff\\|",
         "max rel",
+        "scale err",
+        "cosine",
         "% out",
         "step/dim",
         "notes",
     )
     lines = md_table(header, rows)
-    for side, key in (("the original (expected)", "only_expected"), ("LeRobot (actual)", "only_actual")):
-        if report.get(key):
-            lines.append(f"\nOnly in {side}: {md(', '.join(map(str, report[key])))}")
-    notes = [f"- {md(n)}" for n in report.get("notes") or []]
-    lines += ["", *notes] if notes else []
+    if report.problems:
+        lines.append(f"\nFailed besides the tensors: {md('; '.join(report.problems))}")
+    for side, keys in (("the original (expected)", report.only_expected), ("LeRobot (actual)", report.only_actual)):
+        if keys:
+            lines.append(f"\nOnly in {side}: {md(', '.join(keys))}")
+    stats = [f"- `{md(t.name)}`: {md(t.stats_text())}" for t in report.tensors if not t.passed]
+    notes = [f"- {md(n)}" for n in report.notes]
+    lines += ["", *stats, *notes] if stats or notes else []
     return lines
 
 
@@ -198,7 +183,7 @@ def action_matrix(value: Any) -> np.ndarray | None:
     """``action_abs_diff`` as a float (horizon, action_dim) array, or None if it is not one."""
     if not isinstance(value, list) or not value or not all(isinstance(r, list) and r for r in value):
         return None
-    cells = [[_float(c) for c in row] for row in value]
+    cells = [[c if isinstance(c, float) else None for c in row] for row in value]
     if len({len(r) for r in cells}) != 1 or any(c is None for r in cells for c in r):
         return None
     return np.array(cells, dtype=np.float64)
@@ -226,13 +211,12 @@ class Stage:
     atol: float | None  # None: compared exactly
 
 
-def stages_in_order(stages: dict[str, Any]) -> list[Stage]:
+def stages_in_order(stages: StageComparison) -> list[Stage]:
     """Stage tensors sorted by their ``stage.NN.`` index (stable), i.e. in pipeline order."""
     out = []
-    for t in _tensors(stages.get("report")):
-        tol = t.get("tolerance")
-        atol = _float(tol.get("atol")) if isinstance(tol, dict) and not t.get("exact") else None
-        out.append(Stage(str(t.get("name")), _float(t.get("max_abs_diff")), bool(t.get("passed")), atol))
+    for t in stages.report.tensors:
+        atol = t.tolerance.atol if t.tolerance is not None and not t.exact else None
+        out.append(Stage(t.name, t.max_abs_diff, t.passed, atol))
 
     def index(stage: Stage) -> tuple[int, int]:
         match = re.match(r"stage\.(\d+)\.", stage.name)
@@ -241,14 +225,18 @@ def stages_in_order(stages: dict[str, Any]) -> list[Stage]:
     return sorted(out, key=index)
 
 
-def find_stage(first: Any, stages: list[Stage]) -> int | None:
-    """Index of the stage named by ``first_divergence`` (full name, ``stage.NN`` prefix or short name)."""
-    if not isinstance(first, str) or not first:
+def find_stage(first: str | None, stages: list[Stage]) -> int | None:
+    """Index of the stage whose KEY is ``first_divergence`` (also accepts a ``stage.NN`` prefix, a short
+    name, or the display label older reports stored)."""
+    if not first:
         return None
     names = [s.name for s in stages]
     if first in names:
         return names.index(first)
-    return next((i for i, n in enumerate(names) if n.startswith(first + ".") or n.endswith("." + first)), None)
+    for i, name in enumerate(names):
+        if name.startswith(first + ".") or name.endswith("." + first) or stage_label(name) == first:
+            return i
+    return None
 
 
 def _bar(diff: float | None, top: float) -> tuple[float, str]:
@@ -316,11 +304,11 @@ def safe_name(text: str) -> str:
 
 
 # -- assembly --------------------------------------------------------------------------------------
-def _stage_block(stages: dict[str, Any], stem: str, label: str, out_dir: Path, output: ReportOutput) -> list[str]:
+def _stage_block(stages: StageComparison, stem: str, label: str, out_dir: Path, output: ReportOutput) -> list[str]:
     """The first-divergence line and, when there are stage tensors, the bar chart with its caption."""
-    first = stages.get("first_divergence")
+    first = stages.first_divergence
     where = f"first divergence at `{first}`" if first else "no stage diverges"
-    blocks = [f"**Stages:** {md(where)}. {md(stages.get('summary') or '')}".rstrip()]
+    blocks = [f"**Stages:** {md(where)}. {md(stages.summary)}".rstrip()]
     ordered = stages_in_order(stages)
     if not ordered:
         return blocks
@@ -352,57 +340,48 @@ def _action_block(value: Any, stem: str, label: str, out_dir: Path, output: Repo
     ]
 
 
-def _result_section(result: Result, number: int, out_dir: Path, output: ReportOutput) -> list[str]:
+def _result_section(result: CheckResult, number: int, out_dir: Path, output: ReportOutput) -> list[str]:
     """Stage line, figures and (for failures) per-tensor rows of one result; [] when nothing to add."""
-    tag, group, check = (str(result.get(k, "?")) for k in ("tag", "group", "check"))
+    tag, group, check = result.case.tag, result.case.group, result.check
     stem = f"fig-{number:02d}-{safe_name(tag)}-{safe_name(group)}-{safe_name(check)}"
     label = f"{tag} ({group})"
     blocks: list[str] = []
-    stages = result.get("stages")
-    if isinstance(stages, dict):
-        blocks += _stage_block(stages, stem, label, out_dir, output)
-    if result.get("action_abs_diff") is not None:
-        blocks += _action_block(result["action_abs_diff"], stem, label, out_dir, output)
-    if result.get("status") == "fail":
-        for key, what in (("report", "per-tensor results"), ("stages", "per-stage results")):
-            block = result.get(key)
-            report = block.get("report") if key == "stages" and isinstance(block, dict) else block
-            if isinstance(report, dict) and _tensors(report):
+    if result.stages is not None:
+        blocks += _stage_block(result.stages, stem, label, out_dir, output)
+    if result.action_abs_diff is not None:
+        blocks += _action_block(result.action_abs_diff, stem, label, out_dir, output)
+    if result.status == Status.FAIL:
+        stage_report = result.stages.report if result.stages else None
+        for report, what in ((result.report, "per-tensor results"), (stage_report, "per-stage results")):
+            if report is not None and (report.tensors or report.problems):
                 blocks += [f"FAIL {md(group)} {md(check)}, {what}:", "\n".join(tensor_rows(report))]
     if not blocks:
         return []
     return ["", f"### {md(group)} · {md(check)}", *(line for b in blocks for line in ("", b))]
 
 
-def render(data: dict[str, Any], source: Path, out_dir: Path) -> ReportOutput:
+def render(data: Results, source: Path, out_dir: Path) -> ReportOutput:
     """Write the figures, then report.md; returns what was written."""
     output = ReportOutput(out_dir / "report.md")
-    results: list[Result] = data["results"]
-    counts = Counter(r["status"] for r in results)
-    output.failed = counts["fail"]
-    order = [*STATUS_TEXT, *(s for s in counts if s not in STATUS_TEXT)]
-    summary = ", ".join(f"{counts[s]} {STATUS_TEXT.get(s, s.upper()).lower()}" for s in order if counts[s])
+    results = data.results
+    counts = Counter(r.status for r in results)
+    output.failed = counts[Status.FAIL]
+    summary = ", ".join(f"{counts[s]} {s.text.lower()}" for s in Status if counts[s])
     lines = [
         "# groot-parity report",
         "",
-        f"- results: `{source.name}`, created {md(data.get('created_utc', '?'))}",
-        f"- artifacts: {_code(data.get('artifact_dir', '?'))}",
-        f"- tolerances: {_code(data.get('tolerances', '?'))}",
+        f"- results: `{source.name}`, created {md(data.meta.get('created_utc', '?'))}",
+        f"- artifacts: {_code(data.meta.get('artifact_dir', '?'))}",
+        f"- tolerances: {_code(data.meta.get('tolerances', '?'))}",
         f"- **{len(results)} checks: {summary or 'none'}**",
     ]
+    unmatched = data.meta.get("unmatched_tolerance_overrides")
+    if unmatched:
+        lines.append(f"- **GROOT_PARITY_TOL entries that matched no tensor:** {md(', '.join(map(str, unmatched)))}")
     number = 0
-    for tag in dict.fromkeys(r["tag"] for r in results):
-        mine = [r for r in results if r["tag"] == tag]
-        rows = [
-            (
-                r.get("group", "."),
-                r.get("check", "?"),
-                STATUS_TEXT.get(r["status"], r["status"].upper()),
-                *worst(r),
-                r.get("message") or "",
-            )
-            for r in mine
-        ]
+    for tag in dict.fromkeys(r.case.tag for r in results):
+        mine = [r for r in results if r.case.tag == tag]
+        rows = [(r.case.group, r.check, r.status.text, *worst(r), r.message) for r in mine]
         lines += ["", f"## {md(tag)}", ""]
         lines += md_table(("artifact group", "check", "status", "worst tensor", "max \\|diff\\|", "message"), rows)
         for result in mine:

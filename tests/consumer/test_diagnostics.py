@@ -13,6 +13,7 @@ import pytest
 from consumer.checks import Case, ParitySession, write_json_report
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact, write_artifact
+from parity_format.tools import report
 from parity_format.tools.report import main as report_main
 
 
@@ -37,18 +38,45 @@ def test_planted_stage_perturbation_is_named_exactly(
 ) -> None:
     result = session.run(planted(golden_square, tmp_path / "planted", stage), "model")
     assert result.status == "fail"
-    assert result.stages is not None and result.stages.first_divergence == label
+    assert result.stages is not None and result.stages.first_divergence == stage  # the key, not the label
+    assert result.stages.first_divergence_label == label
     failing = [t.name for t in result.stages.report.tensors if not t.passed]
     assert failing == [stage]  # only the planted stage: everything else LeRobot recomputes identically
-    assert f"first divergence: {label}, max|diff| 5" in result.message
+    assert f"first divergence: {label} ({stage}), max|diff| 5" in result.message
+    assert result.report is not None and not result.report.passed  # the table says FAIL like the status
 
 
-def test_report_tool_names_the_planted_stage(golden_square: Path, tmp_path: Path, session: ParitySession) -> None:
+def orange_pixels(png: Path) -> int:
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+
+    pixels = imread(png)[..., :3]
+    return int(np.all(np.abs(pixels - np.array(to_rgb(report.COLORS[2]))) < 0.02, axis=-1).sum())
+
+
+def test_report_tool_draws_the_planted_per_step_stage_orange(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    """Real consumer output: a per-step stage diverges, the JSON stores its key, the chart highlights it."""
     result = session.run(planted(golden_square, tmp_path / "planted", "stage.08.step2.velocity"), "model")
     json_path = write_json_report([result], tmp_path / "reports", session.settings)
     assert report_main([str(json_path), "--out", str(tmp_path / "md")]) == 1  # a failed check is reported
     markdown = (tmp_path / "md" / "report.md").read_text()
-    assert "step 2 velocity" in markdown
+    assert "first divergent stage `stage.08.step2.velocity` highlighted" in markdown
+    (tmp_path / "again").mkdir()
+    output = report.render(report.load_results(json_path), json_path, tmp_path / "again")
+    assert list(output.highlighted.values()) == ["stage.08.step2.velocity"]
+    [chart] = output.highlighted
+    highlighted = orange_pixels(tmp_path / "again" / chart)
+    copy = write_artifact(read_artifact(golden_square), tmp_path / "clean" / golden_square.name)
+    passing = session.run(Case(copy, "clean", "libero_sim"), "model")
+    clean_json = write_json_report([passing], tmp_path / "clean-reports", session.settings)
+    (tmp_path / "clean-md").mkdir()
+    clean = report.render(report.load_results(clean_json), clean_json, tmp_path / "clean-md")
+    assert passing.status == "pass" and clean.highlighted == {}
+    [clean_chart] = [p for p in clean.figures if p.name.endswith("-stages.png")]
+    legend_only = orange_pixels(clean_chart)  # the legend's "first divergence" swatch
+    assert highlighted > legend_only + 500  # plus an orange bar
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in (tmp_path / "md").glob("*.png"))
     assert len(list((tmp_path / "md").glob("*.png"))) == 2  # action heatmap + stage chart
 
@@ -57,7 +85,7 @@ def test_bf16_replay_of_fp32_fixture_diverges_at_the_backbone(golden_square: Pat
     settings = settings_from_env({"GROOT_PARITY_DTYPE": "bfloat16", "GROOT_PARITY_REPORT_DIR": str(tmp_path)})
     result = ParitySession(settings).run(Case(golden_square, "golden", "libero_sim"), "model")
     assert result.status == "fail"
-    assert result.stages is not None and result.stages.first_divergence == "backbone_features"
+    assert result.stages is not None and result.stages.first_divergence == "stage.00.backbone_features"
     assert "it is the first stage" in result.stages.summary
     assert "bfloat16" in " ".join(result.report.notes)
 

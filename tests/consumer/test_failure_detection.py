@@ -5,6 +5,8 @@ Real LeRobot, real checks: each test copies the committed fixture, edits one thi
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,9 @@ import numpy as np
 import pytest
 
 from consumer.checks import Case, ParitySession
+from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, read_artifact, write_artifact
+from parity_format.status import Status
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"
@@ -159,3 +163,100 @@ def test_missing_checkpoint_skips_with_what_to_set(golden_square: Path, tmp_path
 
     result = session.run(edited(golden_square, tmp_path / "nockpt", elsewhere), "model")
     assert result.status == "skip" and "GROOT_N1_7_LIBERO_CKPT" in result.message and "gone" in result.message
+
+
+# -- honest verdicts (issue 10) --------------------------------------------------------------------
+def test_decoder_weight_scaled_by_0_8_fails_at_the_first_velocity(
+    golden_square: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every velocity is then exactly 20% off: the scale criterion names the first velocity stage."""
+    from safetensors.numpy import load_file, save_file
+
+    ckpt = tmp_path / "scaled-ckpt"
+    shutil.copytree(TINY_CKPT, ckpt)
+    weights = load_file(ckpt / "model.safetensors")
+    for name in ("action_head.action_decoder.layer2.W", "action_head.action_decoder.layer2.b"):
+        weights[name] = weights[name] * np.float32(0.8)
+    save_file(weights, ckpt / "model.safetensors")
+    monkeypatch.setenv("GROOT_PARITY_CHECKPOINT_MISMATCH", "warn")  # the replay on purpose (where supported)
+    settings = settings_from_env({"GROOT_N1_7_LIBERO_CKPT": str(ckpt), "GROOT_PARITY_REPORT_DIR": str(tmp_path / "r")})
+    result = ParitySession(settings).run(Case(golden_square, "golden", "libero_sim"), "model")
+    assert result.status == Status.FAIL and result.stages is not None
+    assert result.stages.first_divergence == "stage.04.step0.velocity"
+    first = next(t for t in result.stages.report.tensors if t.name == "stage.04.step0.velocity")
+    assert first.scale_failed and first.scale_error == pytest.approx(0.2, rel=1e-3)
+    assert all(t.passed for t in result.stages.report.tensors[: result.stages.report.tensors.index(first)])
+    assert "first divergence: step 0 velocity (stage.04.step0.velocity)" in result.message
+
+
+def test_recorded_velocities_scaled_by_0_8_fail_even_when_action_pred_passes(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    def scale_velocities(a: Artifact) -> None:
+        for key in [k for k in a.outputs if k.endswith(".velocity")]:
+            a.outputs[key] = a.outputs[key] * np.float32(0.8)
+
+    result = session.run(edited(golden_square, tmp_path / "velocity", scale_velocities), "model")
+    assert result.status == Status.FAIL and result.report.tensors[0].passed  # action_pred itself is identical
+    assert result.stages.first_divergence == "stage.04.step0.velocity"
+    assert result.message.startswith("action_pred within tolerance, but stage stage.04.step0.velocity is not")
+    assert result.report.format_table().splitlines()[0].startswith(f"{result.report.title}: FAIL (")
+    assert result.to_dict()["report"]["passed"] is False
+
+
+def nan_expected(a: Artifact) -> None:
+    a.action_pred = a.action_pred.copy()
+    a.action_pred[0, 2, 1] = np.nan
+
+
+def nan_actual(a: Artifact) -> None:
+    a.inputs["inputs.state"] = np.full_like(a.inputs["inputs.state"], np.nan)  # LeRobot then predicts NaN
+
+
+def nan_both(a: Artifact) -> None:
+    nan_actual(a)
+    a.action_pred = np.full_like(a.action_pred, np.nan)
+
+
+def inf_expected(a: Artifact) -> None:
+    a.action_pred = a.action_pred.copy()
+    a.action_pred[1, 0, 0] = np.inf
+
+
+@pytest.mark.parametrize("edit", [nan_expected, nan_actual, nan_both, inf_expected], ids=lambda f: f.__name__)
+def test_nan_and_inf_fail_and_the_json_report_stays_valid(
+    golden_square: Path, tmp_path: Path, session: ParitySession, edit
+) -> None:
+    from consumer.checks import write_json_report
+    from parity_format.tools import report
+
+    result = session.run(edited(golden_square, tmp_path / edit.__name__, edit), "model")
+    assert result.status == Status.FAIL and "action_pred" in result.message
+    tensor = result.report.tensors[0]
+    assert tensor.max_abs_diff == float("inf") and any("non-finite values" in n for n in tensor.notes)
+    path = write_json_report([result], tmp_path / "reports", session.settings)
+    data = json.loads(path.read_text(), parse_constant=pytest.fail)  # strict JSON: no NaN/Infinity tokens
+    assert data["results"][0]["status"] == "fail"
+    assert report.load_results(path).results[0].report.tensors[0].max_abs_diff == float("inf")
+
+
+def test_tolerance_override_typo_is_reported_and_an_error_in_ci(
+    golden_square: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from consumer import cli
+
+    edited(golden_square, tmp_path / "one", lambda a: None)
+    monkeypatch.setenv("GROOT_PARITY_TOL", "actoin_pred=0:0")
+    monkeypatch.setenv("GROOT_PARITY_REPORT_DIR", str(tmp_path / "r"))
+    monkeypatch.setenv("CI", "")
+    argv = ["--dir", str(tmp_path / "one"), "--check", "model"]
+    assert cli.main(argv) == 0
+    assert (
+        "warning: GROOT_PARITY_TOL entries matched no tensor of this run (typo?): actoin_pred"
+        in capsys.readouterr().out
+    )
+    monkeypatch.setenv("CI", "true")
+    assert cli.main(argv) == 1
+    assert "error (CI is set): GROOT_PARITY_TOL entries matched no tensor" in capsys.readouterr().out
+    reports = sorted((tmp_path / "r").glob("parity-*.json"))
+    assert json.loads(reports[-1].read_text())["unmatched_tolerance_overrides"] == ["actoin_pred"]

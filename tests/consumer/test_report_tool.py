@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from consumer.verdict import verdict
 from parity_format.compare import compare_mappings
+from parity_format.results import Case, CheckResult
+from parity_format.stages import StageComparison, compare_stages
+from parity_format.status import Status
 from parity_format.tolerance import ToleranceConfig
 from parity_format.tools import report
 
@@ -30,33 +34,25 @@ STAGES = [
 ]
 
 
-def _stages_report(diverge_at: int | None) -> dict[str, Any]:
-    """Stage tensors equal up to ``diverge_at``, off by 0.05 from there; listed out of pipeline order."""
+def _stages(diverge_at: int | None) -> StageComparison:
+    """Stage tensors equal up to ``diverge_at``, off by 0.05 from there (given out of pipeline order)."""
     rng = np.random.default_rng(0)
     expected = {name: rng.standard_normal((2, 3, 4)).astype(np.float32) for name in reversed(STAGES)}
     actual = {name: value.copy() for name, value in expected.items()}
     actual["stage.01.vl_embeds"] += np.float32(1e-6)
     for name in STAGES[diverge_at:] if diverge_at is not None else []:
         actual[name] += np.float32(0.05)
-    return compare_mappings("stages", expected, actual, CONFIG).to_dict()
+    return compare_stages(expected, actual, CONFIG, None)
 
 
-def _result(tag: str, group: str, check: str, status: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "artifact": f"/art/{group}/original_n1_7_{tag}.npz",
-        "group": group,
-        "tag": tag,
-        "check": check,
-        "status": status,
-        "message": extra.pop("message", ""),
-        "known_divergences": [],
-        "seconds": 1.0,
-        "report": None,
-        **extra,
-    }
+def _result(tag: str, group: str, check: str, status: Status, message: str = "") -> dict[str, Any]:
+    return CheckResult(
+        Case(Path(f"/art/{group}/original_n1_7_{tag}.npz"), group, tag), check, status, message
+    ).to_dict()
 
 
 def _model(tag: str, group: str, offset: float, diverge_at: int | None) -> dict[str, Any]:
+    """A model result built the way the model check builds it: real comparison, verdict and stages."""
     rng = np.random.default_rng(1)
     expected = rng.standard_normal((2, 16, 7)).astype(np.float32)
     actual = expected.copy()
@@ -64,21 +60,10 @@ def _model(tag: str, group: str, offset: float, diverge_at: int | None) -> dict[
     comparison = compare_mappings(
         f"{group}-{tag} / model parity", {"action_pred": expected}, {"action_pred": actual}, CONFIG
     )
-    stage_name = None if diverge_at is None else STAGES[diverge_at]
-    return _result(
-        tag,
-        group,
-        "model",
-        "pass" if comparison.passed else "fail",
-        message="" if comparison.passed else "out of tolerance: action_pred",
-        report=comparison.to_dict(),
-        stages={
-            "first_divergence": stage_name,
-            "summary": f"first divergence: {stage_name}" if stage_name else "all stages within tolerance",
-            "report": _stages_report(diverge_at),
-        },
-        action_abs_diff=np.abs(actual - expected).max(axis=0).tolist(),
-    )
+    result = verdict(Case(Path(f"/art/{group}/original_n1_7_{tag}.npz"), group, tag), "model", comparison)
+    result.stages = _stages(diverge_at)
+    result.action_abs_diff = np.abs(actual - expected).max(axis=0).tolist()
+    return result.to_dict()
 
 
 def _write(path: Path, results: list[dict[str, Any]]) -> Path:
@@ -93,10 +78,10 @@ def results_json(tmp_path: Path) -> Path:
         tmp_path / "parity-20261124T100448.json",
         [
             _model("libero_sim", "256x256", 0.5, diverge_at=2),
-            _result("libero_sim", "256x256", "preprocessor", "pass"),
+            _result("libero_sim", "256x256", "preprocessor", Status.PASS),
             _model("gr1", "240x320", 1e-5, diverge_at=None),
-            _result("gr1", "240x320", "preprocessor", "xfail", message="known divergence: [letterbox] x|y <z>"),
-            _result("new_embodiment", ".", "model", "skip", message="set `GROOT_PARITY_CKPT=<dir>`"),
+            _result("gr1", "240x320", "preprocessor", Status.XFAIL, "known divergence: [letterbox] x|y <z>"),
+            _result("new_embodiment", ".", "model", Status.SKIP, "set `GROOT_PARITY_CKPT=<dir>`"),
         ],
     )
 
@@ -104,23 +89,26 @@ def results_json(tmp_path: Path) -> Path:
 def test_report_markdown_figures_and_first_divergence(results_json: Path, tmp_path: Path, capsys: Any) -> None:
     out_dir = tmp_path / "out"
     assert report.main([str(results_json), "--out", str(out_dir)]) == 1  # a check failed
+    assert report.load_results(results_json).results[0].to_dict() == json.loads(results_json.read_text())["results"][0]
     assert "1 failed check(s)" in capsys.readouterr().out
     text = (out_dir / "report.md").read_text()
     for heading in ("## libero_sim", "## gr1", "## new_embodiment"):
         assert heading in text
     assert "| 256x256 | model | FAIL | action_pred | 5.00e-01 | out of tolerance: action_pred |" in text
     assert "| 256x256 | preprocessor | PASS | - | - |  |" in text
-    xfail = "| 240x320 | preprocessor | XFAIL (known divergence) | - | - |"
+    xfail = "| 240x320 | preprocessor | KNOWN DIVERGENCE | - | - |"
     assert f"{xfail} known divergence: [letterbox] x\\|y &lt;z&gt; |" in text  # escaped for the table
     assert "| . | model | SKIP | - | - | set `GROOT_PARITY_CKPT=<dir>` |" in text  # code span left as is
-    assert "**5 checks: 2 pass, 1 fail, 1 xfail (known divergence), 1 skip**" in text
+    assert "**5 checks: 2 pass, 1 fail, 1 known divergence, 1 skip**" in text
     assert "**Stages:** first divergence at `stage.02.state_features`." in text
     assert "first divergent stage `stage.02.state_features` highlighted" in text
-    assert "**Stages:** no stage diverges. all stages within tolerance" in text
+    assert "**Stages:** no stage diverges. all 5 stages within tolerance" in text
     # per-tensor rows for the failure only, stages in pipeline order
-    assert re.search(r"^\| action_pred \| \*\*FAIL\*\* \| 2x16x7 \| float32 \| 1e-03:1e-03 \| 5\.00e-01 ", text, re.M)
+    assert re.search(
+        r"^\| action_pred \| \*\*FAIL\*\* \| 2x16x7 \| float32 \| 1e-03:1e-03:1e-04 \| 5\.00e-01 ", text, re.M
+    )
     stage_rows = re.findall(r"^\| (stage\.\S+) \| (PASS|\*\*FAIL\*\*) \|", text, re.M)
-    assert [name for name, _ in stage_rows] == list(reversed(STAGES))  # the table keeps the report's order
+    assert [name for name, _ in stage_rows] == STAGES  # pipeline order
     assert (
         dict(stage_rows)["stage.02.state_features"] == "**FAIL**" and dict(stage_rows)["stage.01.vl_embeds"] == "PASS"
     )
@@ -138,10 +126,11 @@ def test_render_returns_the_highlighted_stage(results_json: Path, tmp_path: Path
     assert list(output.highlighted.values()) == ["stage.02.state_features"]
     [chart] = output.highlighted
     assert chart.endswith("-stages.png") and "libero_sim" in chart
-    ordered = report.stages_in_order(data["results"][0]["stages"])
+    ordered = report.stages_in_order(data.results[0].stages)
     assert [s.name for s in ordered] == STAGES  # pipeline order, whatever the report order
     assert report.find_stage("stage.02", ordered) == 2 and report.find_stage("vl_embeds", ordered) == 1
     assert report.find_stage(None, ordered) is None and report.find_stage("stage.09", ordered) is None
+    assert report.find_stage("step0 velocity", ordered) is None and report.find_stage("step 0 velocity", ordered) == 4
     assert ordered[0].diff == 0.0 and report._bar(0.0, 1.0) == (report.FLOOR, "0 (exact)")
 
 
@@ -153,7 +142,7 @@ def test_default_out_dir_and_passing_results(tmp_path: Path) -> None:
 
 
 def test_malformed_action_abs_diff_is_reported_not_fatal(tmp_path: Path) -> None:
-    result = _result("gr1", "256x256", "model", "pass", action_abs_diff=[[0.1, 0.2], [0.3]])
+    result = {**_result("gr1", "256x256", "model", Status.PASS), "action_abs_diff": [[0.1, 0.2], [0.3]]}
     assert report.main([str(_write(tmp_path / "r.json", [result])), "--out", str(tmp_path / "o")]) == 0
     assert "heatmap skipped" in (tmp_path / "o" / "report.md").read_text()
 
@@ -181,3 +170,18 @@ def test_missing_matplotlib_says_to_use_the_consumer_env(
     err = capsys.readouterr().err
     assert "matplotlib is not installed" in err and "consumer env" in err and err.count("\n") == 1
     assert not (tmp_path / "o" / "report.md").exists()
+
+
+def test_non_finite_figures_are_read_back(tmp_path: Path) -> None:
+    expected = np.ones((2, 3, 2), np.float32)
+    actual = expected.copy()
+    actual[0, 1, 1] = np.nan
+    comparison = compare_mappings("t", {"action_pred": expected}, {"action_pred": actual}, CONFIG)
+    result = verdict(Case(tmp_path / "a.npz", ".", "gr1"), "model", comparison)
+    result.action_abs_diff = np.where(np.isnan(actual - expected), np.inf, 0.0).max(axis=0).tolist()
+    path = _write(tmp_path / "nan.json", [result.to_dict()])
+    json.loads(path.read_text(), parse_constant=pytest.fail)  # strict JSON: no NaN/Infinity tokens
+    [back] = report.load_results(path).results
+    assert back.report.tensors[0].max_abs_diff == float("inf") and back.action_abs_diff[1][1] == float("inf")
+    assert report.main([str(path), "--out", str(tmp_path / "o")]) == 1
+    assert "| . | model | FAIL | action_pred | inf |" in (tmp_path / "o" / "report.md").read_text()

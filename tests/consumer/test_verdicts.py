@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from consumer.checks import Case, ParitySession, discover
+from consumer.check_registry import CHECKS, REGISTRY, Check, check_named
+from consumer.checks import Case, CheckResult, ParitySession, discover
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence, divergences_for
+from consumer.settings import running_in_ci, settings_from_env
 from parity_format.artifact import Artifact, RawObservation
 from parity_format.compare import compare_mappings
+from parity_format.status import Status
 from parity_format.tolerance import ToleranceConfig
 
 CASE = Case(Path("x.npz"), ".", "t")
@@ -73,3 +77,54 @@ def test_discover_reads_flat_and_per_size_directories(tmp_path: Path) -> None:
     cases = discover(tmp_path)
     assert [c.case_id for c in cases] == ["a", "240x320-b", "256x256-b"]
     assert discover(tmp_path / "missing") == []
+
+
+def test_non_tensor_problem_fails_first_and_every_surface_agrees() -> None:
+    """A fingerprint/device problem with tensors in tolerance: table, message, status and JSON all say FAIL."""
+    rep = report()
+    rep.problems.append("checkpoint differs from the one that produced the artifact")
+    result = ParitySession._verdict(CASE, "model", rep, [])
+    assert (
+        result.status == Status.FAIL and result.message == "checkpoint differs from the one that produced the artifact"
+    )
+    assert (
+        rep.format_table().splitlines()[0]
+        == "t: FAIL (checkpoint differs from the one that produced the artifact; 3/3 tensors passed)"
+    )
+    data = result.to_dict()
+    assert data["status"] == "fail" and data["report"]["passed"] is False and data["problems"] == rep.problems
+    changed = report(state=np.zeros(3, np.float32))
+    changed.problems.append("device differs")
+    both = ParitySession._verdict(CASE, "preprocessor", changed, [ONLY_IDS])
+    assert both.status == Status.FAIL and both.message == "device differs; out of tolerance: state"
+    explained = report(embodiment_id=np.array([2, 3]))
+    explained.problems.append("device differs")
+    assert ParitySession._verdict(CASE, "preprocessor", explained, [ONLY_IDS]).status == Status.FAIL  # never xfail
+
+
+def test_a_check_is_one_registry_entry(golden_square: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert CHECKS == ("model", "preprocessor") and all(REGISTRY[name].name == name for name in CHECKS)
+    with pytest.raises(ValueError, match="unknown check 'decod'"):
+        check_named("decod")
+    seen = []
+
+    def run(session: ParitySession, case: Case, artifact: Artifact) -> CheckResult:
+        seen.append(artifact.embodiment_tag)
+        return CheckResult(case, "decode", Status.PASS, "ran")
+
+    monkeypatch.setitem(REGISTRY, "decode", Check("decode", run, "test"))
+    session = ParitySession(settings_from_env({"GROOT_PARITY_REPORT_DIR": str(tmp_path)}))
+    result = session.run(Case(golden_square, "g", "libero_sim"), "decode")
+    assert (result.status, result.message, seen) == (Status.PASS, "ran", ["libero_sim"]) and session.results == [result]
+
+
+def test_tolerance_override_matching_nothing_is_named(tmp_path: Path) -> None:
+    env = {"GROOT_PARITY_TOL": "actoin_pred=0:0,state=1e-6:0", "GROOT_PARITY_REPORT_DIR": str(tmp_path)}
+    session = ParitySession(settings_from_env(env))
+    session.results.append(ParitySession._verdict(CASE, "preprocessor", report(), []))
+    assert session.unmatched_tolerance_overrides() == ["actoin_pred"]
+
+
+@pytest.mark.parametrize(("value", "ci"), [("", False), ("0", False), ("false", False), ("true", True), ("1", True)])
+def test_ci_detection(value: str, ci: bool) -> None:
+    assert running_in_ci({"CI": value}) is ci
