@@ -103,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntolerances: {settings.tolerances.describe()}")
     print("\nworst per tensor over all artifacts (float tensors; scale err = max|diff| / max|expected|):")
     print("\n".join(figures(session.results)))
+    warnings = [
+        f"warning: {r.case.case_id} {r.check} {t.name}: {w}"
+        for r in session.results
+        for rep in (r.report, r.stages.report if r.stages else None)
+        for t in (rep.tensors if rep is not None else [])
+        for w in t.warnings
+    ]
+    if warnings:
+        print("\n" + "\n".join(warnings))
     for r in session.results:
         if r.status != Status.PASS:
             print(f"\n{r.headline()}")

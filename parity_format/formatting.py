@@ -32,6 +32,11 @@ def fmt_num(x: float | None, digits: int = 2) -> str:
     return str(x) if not math.isfinite(x) else f"{x:.{digits}e}"
 
 
+def fmt_sci(x: float | None) -> str:
+    """A figure in fixed-width scientific notation (``0.00e+00``, ``inf``) for Markdown tables."""
+    return "-" if x is None else f"{x:.2e}"
+
+
 def json_float(x: float | None) -> float | str | None:
     """A float for strict JSON: NaN/Inf become ``"nan"``/``"inf"``/``"-inf"``."""
     if x is None or math.isfinite(x):

@@ -2,9 +2,9 @@
 
 Reads the JSON back into the consumer's own result classes (``CheckResult.from_dict``; non-finite
 figures are the strings "nan"/"inf"/"-inf"). Writes DIR/report.md (default DIR: report-<stem> next to
-RESULTS.json): per embodiment tag a table of
-checks, the first divergent pipeline stage, per-tensor rows for failures, and PNG figures linked with
-relative paths: an |action diff| heatmap (step x dim) and a per-stage max |diff| bar chart.
+RESULTS.json): per embodiment tag a table of checks, the first divergent pipeline stage, per-tensor rows
+for failures, and PNG figures linked with relative paths: an |action diff| heatmap (step x dim) and a
+per-stage max |diff| bar chart.
 Figures need matplotlib, which only the consumer env has: run it there. Exit status: 0 report
 written and no check failed, 1 report written and a check failed, 2 bad usage or unreadable input.
 """
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from parity_format.compare import ComparisonReport, TensorComparison
-from parity_format.formatting import fmt_float, fmt_num
+from parity_format.formatting import fmt_float, fmt_num, fmt_sci
 from parity_format.results import CheckResult
 from parity_format.stages import StageComparison, stage_label
 from parity_format.status import Status
@@ -89,11 +89,7 @@ def worst(result: CheckResult) -> tuple[str, str]:
         return t.passed, -(math.inf if diff is not None and math.isnan(diff) else diff or 0.0)
 
     ranked = sorted(result.report.tensors if result.report else [], key=rank)
-    return (ranked[0].name, _fmt(ranked[0].max_abs_diff)) if ranked else ("-", "-")
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2e}"
+    return (ranked[0].name, fmt_sci(ranked[0].max_abs_diff)) if ranked else ("-", "-")
 
 
 # -- markdown --------------------------------------------------------------------------------------
@@ -128,8 +124,8 @@ def tensor_rows(report: ComparisonReport) -> list[str]:
                 t.shape_text(),
                 t.dtype_text(),
                 t.tol_text(),
-                _fmt(t.max_abs_diff),
-                _fmt(t.max_rel_diff),
+                fmt_sci(t.max_abs_diff),
+                fmt_sci(t.max_rel_diff),
                 fmt_num(t.scale_error),
                 "-" if t.cosine is None else f"{t.cosine:.6f}",
                 "-" if fraction is None else f"{100 * fraction:.3g}%",
@@ -245,7 +241,7 @@ def _bar(diff: float | None, top: float) -> tuple[float, str]:
         return FLOOR / 10, "n/a (not compared)"  # zero-length bar
     if not math.isfinite(diff):
         return top, str(diff)
-    return max(diff, FLOOR), "0 (exact)" if diff == 0 else f"{diff:.2e}"
+    return max(diff, FLOOR), "0 (exact)" if diff == 0 else fmt_sci(diff)
 
 
 def stage_chart(path: Path, stages: list[Stage], first: int | None, title: str) -> float | None:
