@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 from . import encoding
 from .errors import ArtifactError
 from .naming import tag_from_filename
+from .temp_files import make_temp_file, remove_stale_temp_files
 
 FORMAT_NAME = "groot-parity-artifact"
 FORMAT_VERSION = 1
@@ -93,7 +93,8 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
     except (TypeError, ValueError) as exc:
         raise ArtifactError(path, f"provenance is not JSON-serializable: {exc}", MANIFEST) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path.parent)
+    fd, tmp = make_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as out:
             encoding.write_npz(out, members)

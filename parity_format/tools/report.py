@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from parity_format.limits import LimitsConfigError, NotARegularFile, limits_from_env, read_regular_file
+from parity_format.safe_text import safe_text
 from parity_format.tolerance import fmt_float
 from parity_format.tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
 
@@ -50,8 +52,13 @@ class ReportOutput:
 # -- input -----------------------------------------------------------------------------------------
 def load_results(path: Path) -> dict[str, Any]:
     """Parse and shape-check the consumer JSON, so later code can index it without guarding."""
-    try:
-        data = json.loads(path.read_text())
+    try:  # a regular file within the artifact cap: never a FIFO (hangs) or /dev/zero (endless)
+        limits = limits_from_env()
+        data = json.loads(read_regular_file(path, limits.max_artifact_bytes).decode("utf-8"))
+    except LimitsConfigError as exc:
+        raise ReportError(str(exc)) from exc
+    except NotARegularFile as exc:
+        raise ReportError(f"cannot read {exc}") from exc
     except OSError as exc:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
@@ -436,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error(PROG, str(exc))
     except OSError as exc:
         return error(PROG, f"cannot write the report in {out_dir}: {exc}")
-    print(f"wrote {output.markdown} ({len(output.figures)} figures); {output.failed} failed check(s)")
+    print(f"wrote {safe_text(output.markdown)} ({len(output.figures)} figures); {output.failed} failed check(s)")
     return EXIT_DIFFERENT if output.failed else EXIT_OK
 
 
