@@ -8,8 +8,8 @@ pass / fail / xfail (a declared known divergence) / skip (something to set or ru
 
 from __future__ import annotations
 
-import json
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 
 from consumer.known_divergences import KnownDivergence, divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
+from consumer.run_report import write_json_report as write_json_report  # moved; re-exported for old imports
 from consumer.settings import ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
 from parity_format.checkpoint import (
@@ -29,6 +30,7 @@ from parity_format.checkpoint import (
 from parity_format.compare import ComparisonReport, compare_mappings
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
+from parity_format.safe_text import safe_text
 from parity_format.stages import StageComparison, compare_stages, stage_items
 
 CHECKS = ("model", "preprocessor")
@@ -170,9 +172,15 @@ class ParitySession:
             else:
                 result = self._preprocessor_parity(case, artifact)
         except ArtifactError as exc:
-            result = CheckResult(case, check, "fail", f"unreadable artifact: {exc}")
+            result = CheckResult(case, check, "fail", safe_text(f"unreadable artifact: {exc}"))
         except Skip as exc:
             result = CheckResult(case, check, "skip", str(exc))
+        except Exception as exc:  # one case's failure, whatever it is, must not end the run (issue 14)
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            message = safe_text(f"{case.path}: {check} check failed: {cause}")
+            if self.settings.debug:
+                message += "\n" + traceback.format_exc()
+            result = CheckResult(case, check, "fail", message)
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result
@@ -277,18 +285,3 @@ class ParitySession:
         return CheckResult(
             case, check, "fail", f"out of tolerance: {', '.join(unexplained) or 'see notes'}", report, names
         )
-
-
-def write_json_report(results: list[CheckResult], report_dir: Path, settings: Settings) -> Path:
-    """One JSON file per run, next to the pytest output, for CI to keep."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    path = report_dir / f"parity-{stamp}.json"
-    payload = {
-        "created_utc": stamp,
-        "artifact_dir": str(settings.artifact_dir),
-        "tolerances": settings.tolerances.describe(),
-        "results": [r.to_dict() for r in results],
-    }
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    return path

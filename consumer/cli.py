@@ -2,7 +2,8 @@
 
 The same checks as the pytest suite (`make consume`), for a person: one row per (artifact, check) with
 the worst tensor and its max |diff|, known divergences marked as such, and the full per-tensor table of
-anything that failed. Exit status 1 if any check failed (xfail and skip do not count), 2 on bad usage.
+anything that failed. Exit status 1 if any check failed (xfail and skip do not count; in CI a run where
+every check skipped fails too), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from consumer.checks import CHECKS, CheckResult, ParitySession, discover, write_json_report
+from consumer.checks import CHECKS, CheckResult, ParitySession, discover
+from consumer.ci_env import running_in_ci
+from consumer.preflight import check_environment
+from consumer.run_report import write_json_report
 from consumer.settings import KNOBS, SettingsError, settings_from_env
+from parity_format.safe_text import safe_lines, safe_text
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "xfail": "KNOWN DIVERGENCE", "skip": "SKIP"}
 
@@ -44,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_env()
+        check_environment(settings)
     except SettingsError as exc:
         print(f"groot-parity-consume: error: {exc}", file=sys.stderr)
         return 2
@@ -58,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     checks = args.check or list(CHECKS)
     total = len(cases) * len(checks)
     for index, (case, check) in enumerate(((c, k) for c in cases for k in checks), start=1):
-        print(f"[{index}/{total}] {case.case_id} {check} ...", end=" ", flush=True)
+        print(f"[{index}/{total}] {safe_text(case.case_id)} {check} ...", end=" ", flush=True)
         result = session.run(case, check)
         print(f"{STATUS_TEXT[result.status]} ({result.seconds:.1f}s)", flush=True)
+    # written first, so nothing printed below can cost the report
+    json_path = write_json_report(session.results, settings.report_dir, replace(settings, artifact_dir=directory))
 
     rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "stages (model check)")]
     for r in session.results:
         stages = r.stages.summary if r.stages else "-"
         rows.append((r.case.group, r.case.tag, r.check, STATUS_TEXT[r.status], *worst(r), stages))
+    rows = [tuple(safe_text(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for row in rows:
@@ -73,13 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntolerances: {settings.tolerances.describe()}")
     for r in session.results:
         if r.status in ("fail", "xfail", "skip"):
-            print(f"\n{STATUS_TEXT[r.status]}: {r.case.case_id} {r.check}: {r.message}")
+            message = safe_lines(r.message) if settings.debug else safe_text(r.message)
+            print(f"\n{STATUS_TEXT[r.status]}: {safe_text(r.case.case_id)} {r.check}: {message}")
             if r.status == "fail" and r.report is not None:
-                print(r.report.format_table())
-    json_path = write_json_report(session.results, settings.report_dir, replace(settings, artifact_dir=directory))
+                print(safe_lines(r.report.format_table()))
     print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
     counts = {s: sum(r.status == s for r in session.results) for s in STATUS_TEXT}
     print(", ".join(f"{n} {STATUS_TEXT[s].lower()}" for s, n in counts.items()))
+    if running_in_ci() and counts["skip"] == len(session.results):
+        print("CI: every check was skipped; a CI run must compare something", file=sys.stderr)
+        return 1
     return 1 if counts["fail"] else 0
 
 
