@@ -167,9 +167,9 @@ def _members(a: Artifact, path: Path) -> list[tuple[str, np.ndarray]]:
 def read_artifact(path: Path) -> Artifact:
     """Read and verify an artifact (current format) or best-effort load a legacy one."""
     path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(path, "file not found" if not path.exists() else "not a regular file")
-    with encoding.open_npz(path) as zf:
+    if not path.exists():
+        raise ArtifactError(path, "file not found")
+    with encoding.open_npz(path) as zf:  # regular files only, within the size caps (parity_format.limits)
         headers = encoding.read_headers(path, zf)
         if MANIFEST not in headers:
             return _read_legacy(path, zf, headers)
