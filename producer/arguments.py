@@ -11,6 +11,7 @@ import argparse
 import re
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 from producer.observations import parse_image_size
 
@@ -18,6 +19,13 @@ MAX_SEED = 2**32 - 1  # every RNG the run seeds (numpy's legacy seeding, torch, 
 MAX_BATCH_SIZE = 64  # artifacts record B=2; larger batches only grow files and memory
 MAX_IMAGE_SIDE = 4096  # above any robot camera; 10000x10000 frames would take GBs per batch
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse without the usage block on errors: the error is one line, exit 2 (``--help`` shows usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 class ArgumentProblem(ValueError):

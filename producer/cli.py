@@ -28,7 +28,9 @@ class TagOutcome:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from producer.arguments import OneLineErrorParser
+
+    parser = OneLineErrorParser(
         prog="groot-parity-produce",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -63,6 +63,39 @@ def zeros_bomb_entry(name: str, zero_bytes: int) -> Entry:
     return Entry(f"{name}.npy", payload, 8, len(header) + zero_bytes, crc)
 
 
+def zeros_checksum(zero_bytes: int) -> str:
+    """What parity_format.artifact.array_checksum gives a uint8 array of ``zero_bytes`` zeros, streamed."""
+    import hashlib
+
+    digest = hashlib.sha256(f"|u1|{zero_bytes}|".encode())
+    chunk = bytes(MiB)
+    for _ in range(zero_bytes // MiB):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def with_listed_bomb(good: Path, out: Path, member: str, zero_bytes: int) -> Path:
+    """``good`` (a valid artifact) plus a zeros bomb member that its manifest lists with the right checksum.
+
+    Such a file is entirely valid: an unguarded reader accepts it after decompressing every byte.
+    """
+    import json
+    import zipfile
+
+    entries = []
+    with zipfile.ZipFile(good) as zf:
+        for info in zf.infolist():
+            data = zf.read(info)
+            if info.filename == "manifest.npy":
+                manifest = json.loads(str(np.load(io.BytesIO(data))))
+                listed = {"dtype": "|u1", "shape": [zero_bytes], "sha256": zeros_checksum(zero_bytes)}
+                manifest["members"][member] = listed
+                entries.append(plain_entry("manifest", np.array(json.dumps(manifest))))
+            else:
+                entries.append(Entry(info.filename, data, 0, len(data), zlib.crc32(data)))
+    return write_zip(out, [*entries, zeros_bomb_entry(member, zero_bytes)])
+
+
 def write_zip(path: Path, entries: list[Entry], *, zip64_sizes: bool = False) -> Path:
     """A zip whose directory states each entry's declared size (ZIP64 records when asked or needed)."""
     out, central, offset = io.BytesIO(), [], 0

@@ -22,7 +22,7 @@ from hostile_files import (  # tests/format is on sys.path (pytest's rootdir-les
     legacy_members,
     measured,
     npy_header,
-    plain_entry,
+    with_listed_bomb,
     write_zip,
     zeros_bomb_entry,
 )
@@ -83,11 +83,14 @@ def test_zip64_claim_of_terabytes_is_refused_naming_member_and_sizes(tmp_path: P
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy"])
-def test_two_gib_zeros_bomb_is_refused_cheaply(tmp_path: Path, legacy: bool) -> None:
-    bomb = zeros_bomb_entry("out::zeros", 2048 * MiB)
-    members = legacy_members() if legacy else [*legacy_members(), plain_entry("manifest", np.array("{}"))]
-    path = write_zip(tmp_path / "original_n1_7_bomb.npz", [*members, bomb])
-    assert path.stat().st_size < 4 * MiB  # the issue's bomb: a 3.3 MB file listing a 2 GiB member
+def test_two_gib_zeros_bomb_is_refused_cheaply(tmp_path: Path, tiny: Path, legacy: bool) -> None:
+    """The issue's bomb: a ~2 MB file whose (manifest-listed, checksum-correct) member is 2 GiB of zeros."""
+    path = tmp_path / "original_n1_7_bomb.npz"
+    if legacy:
+        write_zip(path, [*legacy_members(), zeros_bomb_entry("out::zeros", 2048 * MiB)])
+    else:
+        with_listed_bomb(tiny, path, "out::zeros", 2048 * MiB)
+    assert path.stat().st_size < 4 * MiB
     result = _read(path)
     assert result.stdout.startswith("REFUSED") and "out::zeros.npy" in result.stdout
     assert f"{DEFAULT_MAX_MEMBER_BYTES}-byte per-member cap" in result.stdout
@@ -98,8 +101,8 @@ def test_two_gib_zeros_bomb_is_refused_cheaply(tmp_path: Path, legacy: bool) -> 
     assert diff.returncode == 2 and "per-member cap" in diff.stderr
 
 
-def test_bomb_under_the_member_cap_is_refused_by_its_ratio(tmp_path: Path) -> None:
-    path = write_zip(tmp_path / "original_n1_7_r.npz", [*legacy_members(), zeros_bomb_entry("out::z", 100 * MiB)])
+def test_bomb_under_the_member_cap_is_refused_by_its_ratio(tmp_path: Path, tiny: Path) -> None:
+    path = with_listed_bomb(tiny, tmp_path / "original_n1_7_r.npz", "out::z", 100 * MiB)
     result = _read(path)
     assert result.stdout.startswith("REFUSED") and "out::z.npy" in result.stdout
     assert "compression-ratio cap" in result.stdout and ENV_MAX_COMPRESSION_RATIO in result.stdout
