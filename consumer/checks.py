@@ -7,12 +7,13 @@ checkpoints, caches LeRobot models, dispatches a case to its check and collects 
 
 from __future__ import annotations
 
-import json
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 from consumer.known_divergences import KnownDivergence
+from consumer.run_report import write_json_report as write_json_report  # moved; re-exported for old imports
 from consumer.settings import ENV_CKPT, Settings
 from consumer.verdict import verdict
 from parity_format.artifact import Artifact, read_artifact
@@ -26,6 +27,7 @@ from parity_format.compare import ComparisonReport
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
 from parity_format.results import Case, CheckResult
+from parity_format.safe_text import safe_text
 from parity_format.status import Status
 
 __all__ = ["Case", "CheckResult", "ParitySession", "Skip", "discover", "write_json_report"]
@@ -128,9 +130,15 @@ class ParitySession:
             artifact = read_artifact(case.path)
             result = check_named(check).run(self, case, artifact)
         except ArtifactError as exc:
-            result = CheckResult(case, check, Status.FAIL, f"unreadable artifact: {exc}")
+            result = CheckResult(case, check, Status.FAIL, safe_text(f"unreadable artifact: {exc}"))
         except Skip as exc:
             result = CheckResult(case, check, Status.SKIP, str(exc))
+        except Exception as exc:  # one case's failure, whatever it is, must not end the run (issue 14)
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            message = safe_text(f"{case.path}: {check} check failed: {cause}")
+            if self.settings.debug:
+                message += "\n" + traceback.format_exc()
+            result = CheckResult(case, check, Status.FAIL, message)
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result
@@ -152,22 +160,3 @@ class ParitySession:
     @staticmethod
     def _verdict(case: Case, check: str, report: ComparisonReport, known: list[KnownDivergence]) -> CheckResult:
         return verdict(case, check, report, known)
-
-
-def write_json_report(
-    results: list[CheckResult], report_dir: Path, settings: Settings, unmatched_overrides: list[str] | None = None
-) -> Path:
-    """One JSON file per run, next to the pytest output, for CI to keep."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    path = report_dir / f"parity-{stamp}.json"
-    payload: dict[str, Any] = {
-        "created_utc": stamp,
-        "artifact_dir": str(settings.artifact_dir),
-        "tolerances": settings.tolerances.describe(),
-        "results": [r.to_dict() for r in results],
-    }
-    if unmatched_overrides:
-        payload["unmatched_tolerance_overrides"] = list(unmatched_overrides)
-    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-    return path

@@ -3,7 +3,8 @@
 The same checks as the pytest suite (`make consume`), for a person: one row per (artifact, check) with
 the worst tensor, its max |diff| and scale error, known divergences marked as such, and the full
 per-tensor table of anything that failed. Exit status 1 if any check failed (xfail and skip do not
-count) or, with CI set, if a GROOT_PARITY_TOL entry matched no tensor; 2 on bad usage.
+count), in CI if every check skipped, or, with CI set, if a GROOT_PARITY_TOL entry matched no tensor;
+2 on bad usage.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from consumer.check_registry import CHECKS, REGISTRY
-from consumer.checks import CheckResult, ParitySession, discover, write_json_report
-from consumer.settings import KNOBS, SettingsError, running_in_ci, settings_from_env
+from consumer.checks import CheckResult, ParitySession, discover
+from consumer.ci_env import running_in_ci
+from consumer.preflight import check_environment
+from consumer.run_report import write_json_report
+from consumer.settings import KNOBS, SettingsError, settings_from_env
 from parity_format.formatting import fmt_num
+from parity_format.safe_text import safe_lines, safe_text
 from parity_format.status import Status
 from parity_format.tolerance import ENV_TOL
 
@@ -76,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_env()
+        check_environment(settings)
     except SettingsError as exc:
         print(f"groot-parity-consume: error: {exc}", file=sys.stderr)
         return 2
@@ -90,14 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     checks = args.check or list(CHECKS)
     total = len(cases) * len(checks)
     for index, (case, check) in enumerate(((c, k) for c in cases for k in checks), start=1):
-        print(f"[{index}/{total}] {case.case_id} {check} ...", end=" ", flush=True)
+        print(f"[{index}/{total}] {safe_text(case.case_id)} {check} ...", end=" ", flush=True)
         result = session.run(case, check)
         print(f"{result.status.text} ({result.seconds:.1f}s)", flush=True)
+    # written first, so nothing printed below can cost the report
+    unmatched = session.unmatched_tolerance_overrides()
+    json_path = write_json_report(
+        session.results, settings.report_dir, replace(settings, artifact_dir=directory), unmatched
+    )
 
     rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "scale err", "stages (model check)")]
     for r in session.results:
         stages = r.stages.summary if r.stages else "-"
         rows.append((r.case.group, r.case.tag, r.check, r.status.text, *worst(r), stages))
+    rows = [tuple(safe_text(cell) for cell in row) for row in rows]
     print()
     print("\n".join(_align(rows)))
     print(f"\ntolerances: {settings.tolerances.describe()}")
@@ -114,19 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + "\n".join(warnings))
     for r in session.results:
         if r.status != Status.PASS:
-            print(f"\n{r.headline()}")
+            print(f"\n{safe_lines(r.headline()) if settings.debug else safe_text(r.headline())}")
             if r.status == Status.FAIL and r.report is not None:
-                print(r.report.format_table())
-    unmatched = session.unmatched_tolerance_overrides()
+                print(safe_lines(r.report.format_table()))
     if unmatched:
         level = "error (CI is set)" if running_in_ci() else "warning"
         print(f"\n{level}: {ENV_TOL} entries matched no tensor of this run (typo?): {', '.join(unmatched)}")
-    json_path = write_json_report(
-        session.results, settings.report_dir, replace(settings, artifact_dir=directory), unmatched
-    )
     print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
     counts = {s: sum(r.status == s for r in session.results) for s in Status}
     print(", ".join(f"{n} {s.text.lower()}" for s, n in counts.items()))
+    if running_in_ci() and counts[Status.SKIP] == len(session.results):
+        print("CI: every check was skipped; a CI run must compare something", file=sys.stderr)
+        return 1
     return 1 if counts[Status.FAIL] or (unmatched and running_in_ci()) else 0
 
 

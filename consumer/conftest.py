@@ -1,11 +1,14 @@
-"""pytest wiring for the parity suite: one session (models loaded once), one JSON report per run."""
+"""pytest wiring for the parity suite: one session (models loaded once), one JSON report per run, always."""
 
 from __future__ import annotations
 
 import pytest
 
-from consumer.checks import ParitySession, write_json_report
-from consumer.settings import SettingsError, running_in_ci, settings_from_env
+from consumer.checks import ParitySession
+from consumer.ci_env import running_in_ci
+from consumer.preflight import check_environment
+from consumer.run_report import write_json_report
+from consumer.settings import SettingsError, settings_from_env
 from parity_format.status import Status
 from parity_format.tolerance import ENV_TOL
 
@@ -21,8 +24,8 @@ def parity_session() -> ParitySession:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        parity_session()
-    except SettingsError as exc:  # a malformed knob: one line naming it, not a collection traceback
+        check_environment(parity_session().settings)
+    except SettingsError as exc:  # a malformed knob, absent device or checkpoint: one line, not a traceback
         raise pytest.UsageError(str(exc)) from exc
 
 
@@ -32,7 +35,7 @@ def parity_session_fixture() -> ParitySession:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _SESSION is None or not _SESSION.results:
+    if _SESSION is None:  # configuration failed: already reported as a usage error
         return
     unmatched = _SESSION.unmatched_tolerance_overrides()
     path = write_json_report(_SESSION.results, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
@@ -51,5 +54,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ran = [r for r in _SESSION.results if r.status != Status.SKIP]
     if running_in_ci() and not ran:
         if reporter is not None:
-            reporter.write_line("CI: every parity check was skipped; the suite must compare something", red=True)
+            reporter.write_line(
+                "CI: nothing was compared (no artifacts, or every parity check skipped); the suite must compare "
+                "something",
+                red=True,
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

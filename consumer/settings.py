@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from parity_format.limits import KNOBS as LIMIT_KNOBS
+from parity_format.limits import LimitsConfigError, limits_from_env
 from parity_format.tolerance import KNOBS as TOLERANCE_KNOBS
 from parity_format.tolerance import ToleranceConfig, ToleranceConfigError, tolerance_from_env
 
@@ -15,6 +17,7 @@ ENV_CKPT = "GROOT_N1_7_LIBERO_CKPT"
 ENV_DEVICE = "GROOT_PARITY_DEVICE"
 ENV_REPORT_DIR = "GROOT_PARITY_REPORT_DIR"
 ENV_DTYPE = "GROOT_PARITY_DTYPE"
+ENV_DEBUG = "GROOT_PARITY_DEBUG"
 DTYPES = ("float32", "bfloat16")
 DEFAULT_DIR = Path("artifacts")
 DEFAULT_REPORT_DIR = Path("reports")
@@ -35,7 +38,15 @@ KNOBS: dict[str, str] = {
         "Dtype LeRobot's model runs in: float32 (default, what the producer uses) or bfloat16, to see where "
         "reduced precision makes the two diverge."
     ),
-    ENV_REPORT_DIR: f"Where the per-run JSON report is written (default {DEFAULT_REPORT_DIR}/).",
+    ENV_REPORT_DIR: (
+        f"Where the per-run JSON report is written (default {DEFAULT_REPORT_DIR}/), as "
+        "parity-<UTC time>-<pid>-<random>.json so concurrent runs keep their own."
+    ),
+    ENV_DEBUG: (
+        "1/true/yes: print the full traceback when a case fails with an unexpected error (default: one line "
+        "naming the artifact, the check and the cause)."
+    ),
+    **LIMIT_KNOBS,
 }
 
 
@@ -51,6 +62,7 @@ class Settings:
     dtype: str
     report_dir: Path
     tolerances: ToleranceConfig
+    debug: bool = False  # GROOT_PARITY_DEBUG: tracebacks for unexpected per-case errors
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,8 +79,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"{ENV_DTYPE}={dtype!r}: expected one of {', '.join(DTYPES)}")
     try:
         tolerances = tolerance_from_env(env, dtype)  # the dtype picks the scale tolerance's tier
-    except ToleranceConfigError as exc:
+        limits_from_env(env)  # readers re-read it per file; a malformed value fails here, before any work
+    except (ToleranceConfigError, LimitsConfigError) as exc:
         raise SettingsError(str(exc)) from exc
+    debug = get(ENV_DEBUG).lower()
+    if debug not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
+        raise SettingsError(f"{ENV_DEBUG}={debug!r}: expected 1/true/yes or 0/false/no")
     return Settings(
         artifact_dir=Path(get(ENV_DIR) or DEFAULT_DIR),
         checkpoint_override=Path(get(ENV_CKPT)).expanduser() if get(ENV_CKPT) else None,
@@ -76,13 +92,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         dtype=dtype,
         report_dir=Path(get(ENV_REPORT_DIR) or DEFAULT_REPORT_DIR),
         tolerances=tolerances,
+        debug=debug in ("1", "true", "yes", "on"),
     )
-
-
-def running_in_ci(environ: Mapping[str, str] | None = None) -> bool:
-    """CI set to anything but empty/0/false/no/off (GitHub, GitLab and most CIs set CI=true)."""
-    env = os.environ if environ is None else environ
-    return env.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _is_cuda_index(text: str) -> bool:

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 from . import encoding
 from .errors import ArtifactError
 from .naming import tag_from_filename
+from .temp_files import make_temp_file, remove_stale_temp_files
 
 FORMAT_NAME = "groot-parity-artifact"
 FORMAT_VERSION = 1
@@ -93,7 +93,8 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
     except (TypeError, ValueError) as exc:
         raise ArtifactError(path, f"provenance is not JSON-serializable: {exc}", MANIFEST) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temp_files(path.parent)
+    fd, tmp = make_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as out:
             encoding.write_npz(out, members)
@@ -166,9 +167,9 @@ def _members(a: Artifact, path: Path) -> list[tuple[str, np.ndarray]]:
 def read_artifact(path: Path) -> Artifact:
     """Read and verify an artifact (current format) or best-effort load a legacy one."""
     path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(path, "file not found" if not path.exists() else "not a regular file")
-    with encoding.open_npz(path) as zf:
+    if not path.exists():
+        raise ArtifactError(path, "file not found")
+    with encoding.open_npz(path) as zf:  # regular files only, within the size caps (parity_format.limits)
         headers = encoding.read_headers(path, zf)
         if MANIFEST not in headers:
             return _read_legacy(path, zf, headers)

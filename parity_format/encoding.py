@@ -31,6 +31,18 @@ from zipfile import ZIP_BZIP2, ZIP_DEFLATED, ZIP_LZMA, ZIP_STORED
 import numpy as np
 
 from .errors import ArtifactError
+from .limits import (
+    ENV_MAX_ARTIFACT_BYTES,
+    ENV_MAX_COMPRESSION_RATIO,
+    ENV_MAX_MEMBER_BYTES,
+    RATIO_CHECK_MIN_BYTES,
+    LimitsConfigError,
+    NotARegularFile,
+    ResourceLimits,
+    limits_from_env,
+    open_regular_file,
+)
+from .member_stream import MemberFormatError, MemberStream, archive_size, declared_directory_size
 
 _ZIP64_LIMIT = 0xFFFFFFFF  # sizes/offsets at or above this need ZIP64 records (tests lower it)
 _DOS_DATE = (1 << 5) | 1  # 1980-01-01 00:00, the zip epoch
@@ -41,6 +53,7 @@ _EOCD64 = struct.Struct("<IQHHIIQQQQ")
 _LOCATOR64 = struct.Struct("<IIQI")
 _VERSION_NEEDED = {ZIP_STORED: 20, ZIP_DEFLATED: 20, ZIP_BZIP2: 46, ZIP_LZMA: 63}
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, RuntimeError)
+MAX_DIRECTORY_BYTES = 16 << 20  # a real artifact's zip directory is a few kB (~100 members)
 
 
 def is_plain_dtype(dtype: np.dtype) -> bool:
@@ -123,26 +136,114 @@ def _reading(path: Path, member: str | None) -> Iterator[None]:
         raise ArtifactError(path, f"{what}: {type(exc).__name__}: {exc}", member) from exc
 
 
-def open_npz(path: Path) -> zipfile.ZipFile:
-    """Open the archive, turning zip-level failures into ArtifactError."""
-    with _reading(path, None):
-        return zipfile.ZipFile(path)
+class _Archive(zipfile.ZipFile):
+    """A ZipFile over a file it owns (opened as a regular file), with the caps it was opened under."""
+
+    def __init__(self, file: BinaryIO, limits: ResourceLimits) -> None:
+        self.owned_file, self.limits = file, limits
+        self.size = archive_size(file)
+        super().__init__(file)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.owned_file.close()
 
 
-def read_headers(path: Path, zf: zipfile.ZipFile) -> dict[str, MemberHeader]:
-    """Every member's header in file order, keyed by name without ``.npy``."""
+def _limits(path: Path) -> ResourceLimits:
+    try:
+        return limits_from_env()
+    except LimitsConfigError as exc:
+        raise ArtifactError(path, str(exc)) from exc
+
+
+def open_npz(path: Path, limits: ResourceLimits | None = None) -> zipfile.ZipFile:
+    """Open the archive if it is a regular file within the caps; zip-level failures become ArtifactError."""
+    limits = limits or _limits(path)
+    try:
+        file = open_regular_file(path, limits.max_artifact_bytes)
+    except OSError as exc:
+        reason = str(exc) if isinstance(exc, NotARegularFile) else f"cannot open: {exc.strerror or exc}"
+        raise ArtifactError(path, reason.removeprefix(f"{path}: ")) from exc
+    try:
+        with _reading(path, None):
+            directory = declared_directory_size(file, archive_size(file))
+            if directory > MAX_DIRECTORY_BYTES:
+                raise ArtifactError(
+                    path, f"zip directory declares {directory} bytes, over the {MAX_DIRECTORY_BYTES}-byte cap"
+                )
+            return _Archive(file, limits)
+    except BaseException:
+        file.close()
+        raise
+
+
+def _check_declared_sizes(path: Path, zf: zipfile.ZipFile, limits: ResourceLimits) -> None:
+    """Refuse before decompressing anything: caps on declared sizes and on compression ratios."""
+    size = zf.size if isinstance(zf, _Archive) else archive_size(zf.fp)  # type: ignore[arg-type]
+    ratio_knob = f"{ENV_MAX_COMPRESSION_RATIO}={limits.max_compression_ratio:g}"
+    total = 0
+    for info in zf.infolist():
+        declared, packed = info.file_size, info.compress_size
+        total += declared
+        if declared > limits.max_member_bytes:
+            raise ArtifactError(
+                path,
+                f"declares {declared} bytes uncompressed ({packed} compressed), over the "
+                f"{limits.max_member_bytes}-byte per-member cap ({ENV_MAX_MEMBER_BYTES})",
+                info.filename,
+            )
+        if declared >= RATIO_CHECK_MIN_BYTES and declared > limits.max_compression_ratio * max(packed, 1):
+            raise ArtifactError(
+                path,
+                f"declares {declared} bytes uncompressed from {packed} compressed (ratio "
+                f"{declared / max(packed, 1):.0f}:1), over the compression-ratio cap ({ratio_knob}): a zip bomb?",
+                info.filename,
+            )
+    if total > limits.max_artifact_bytes:
+        raise ArtifactError(
+            path,
+            f"members declare {total} bytes uncompressed in total ({size}-byte file), over the "
+            f"{limits.max_artifact_bytes}-byte cap ({ENV_MAX_ARTIFACT_BYTES})",
+        )
+    if total >= RATIO_CHECK_MIN_BYTES and total > limits.max_compression_ratio * max(size, 1):
+        raise ArtifactError(
+            path,
+            f"members declare {total} bytes uncompressed in a {size}-byte file (ratio {total / max(size, 1):.0f}:1), "
+            f"over the compression-ratio cap ({ratio_knob}): a zip bomb?",
+        )
+
+
+def _stream(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> MemberStream:
+    size = zf.size if isinstance(zf, _Archive) else archive_size(zf.fp)  # type: ignore[arg-type]
+    return MemberStream(zf.fp, info, size)  # type: ignore[arg-type]
+
+
+def _read_npy_header(f: MemberStream) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    return np.lib.format.read_array_header_2_0(f)
+
+
+def read_headers(path: Path, zf: zipfile.ZipFile, limits: ResourceLimits | None = None) -> dict[str, MemberHeader]:
+    """Every member's header in file order, keyed by name without ``.npy``; sizes capped before any decoding."""
+    limits = limits or (zf.limits if isinstance(zf, _Archive) else _limits(path))
     headers: dict[str, MemberHeader] = {}
+    names: set[str] = set()
     for info in zf.infolist():
         name = info.filename.removesuffix(".npy")
-        if name == info.filename or name in headers:
+        if name == info.filename or name in names:
             problem = "not a .npy entry" if name == info.filename else "duplicate entry"
             raise ArtifactError(path, problem, info.filename)
-        with _reading(path, name), zf.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        names.add(name)
+    _check_declared_sizes(path, zf, limits)
+    for info in zf.infolist():
+        name = info.filename.removesuffix(".npy")
+        with _reading(path, name):
+            f = _stream(zf, info)
+            shape, _, dtype = _read_npy_header(f)
             data_size = info.file_size - f.tell()
         if is_plain_dtype(dtype) and math.prod(shape) * dtype.itemsize != data_size:
             raise ArtifactError(path, f"header declares {shape} {dtype} but entry holds {data_size} bytes", name)
@@ -151,9 +252,18 @@ def read_headers(path: Path, zf: zipfile.ZipFile) -> dict[str, MemberHeader]:
 
 
 def read_member(path: Path, zf: zipfile.ZipFile, name: str, header: MemberHeader) -> np.ndarray:
-    """Decode one plain member (CRC-checked by zipfile); never unpickles."""
+    """Decode one plain member through a bounded stream (size and CRC checked); never unpickles."""
     if not is_plain_dtype(header.dtype):
         raise ArtifactError(path, f"refusing to load {header.dtype} member (would need pickle)", name)
-    with _reading(path, name), zf.open(header.info) as f:
-        # read_headers checked the entry size, so this reads to the end and zipfile verifies the CRC.
-        return np.lib.format.read_array(f, allow_pickle=False)
+    with _reading(path, name):
+        f = _stream(zf, header.info)
+        shape, fortran, dtype = _read_npy_header(f)
+        count = math.prod(shape)
+        buffer = bytearray(count * dtype.itemsize)  # read_headers checked this against the capped declared size
+        if f.readinto(memoryview(buffer)) != len(buffer):
+            raise MemberFormatError(f"data ends after {f.tell()} of {header.info.file_size} bytes")
+        f.finish()
+        if dtype.itemsize == 0 or count == 0:
+            return np.zeros(shape, dtype=dtype)
+        flat = np.frombuffer(buffer, dtype=dtype, count=count)
+        return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)

@@ -28,7 +28,9 @@ class TagOutcome:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from producer.arguments import OneLineErrorParser
+
+    parser = OneLineErrorParser(
         prog="groot-parity-produce",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -60,16 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from producer.arguments import ArgumentProblem, validate_arguments
+
+    try:  # everything that needs no checkpoint, before anything heavy is imported
+        sizes = validate_arguments(args)
+    except (ArgumentProblem, ValueError) as exc:
+        return fail(str(exc))
     from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
     from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
     from producer.embodiments import TagSelectionError, select_tags
-    from producer.observations import parse_image_size
     from producer.original import Gr00tUnavailable
 
-    if args.batch_size < 1:
-        return fail("--batch-size must be >= 1")
     try:
-        sizes = [parse_image_size(s) for s in args.image_size]
         ref = CheckpointRef(args.ckpt, args.revision, args.subfolder)
         patterns = [p for p in (args.allow_patterns or "").split(",") if p] or None
         ckpt = resolve_checkpoint(ref, allow_patterns=patterns)

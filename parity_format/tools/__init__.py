@@ -13,13 +13,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from parity_format.safe_text import safe_text
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_USAGE = 0, 1, 2
 
 
 def error(prog: str, message: str) -> int:
-    """Print the one-line error argparse would print and return the usage exit code."""
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    """Print the one-line error argparse would print (control characters escaped); return the usage exit code."""
+    print(f"{prog}: error: {safe_text(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -31,7 +34,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
 
 
-def table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
-    """Left-aligned plain-text columns; the first row is the header."""
+def table(rows: Sequence[Sequence[Any]], indent: str = "") -> list[str]:
+    """Left-aligned plain-text columns; the first row is the header; every cell printed with safe_text."""
+    rows = [[safe_text(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

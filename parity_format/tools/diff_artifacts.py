@@ -23,6 +23,7 @@ import numpy as np
 from parity_format.artifact import IN, OUT, RAW, Artifact, read_artifact
 from parity_format.compare import ComparisonReport, TensorComparison, compare_mappings
 from parity_format.errors import ArtifactError
+from parity_format.safe_text import safe_lines, safe_text
 from parity_format.tolerance import ToleranceConfig, ToleranceConfigError, knobs_help, tolerance_from_env
 from parity_format.tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
 
@@ -33,14 +34,14 @@ IGNORED_PROVENANCE = ("created_utc", "command")
 
 
 def tensors(artifact: Artifact) -> dict[str, np.ndarray]:
-    """Every numeric array under its member name, in file order (language is compared separately)."""
+    """Every numeric array under its member name (safe_text), in file order (language is compared separately)."""
     out = {"action_pred": artifact.action_pred}
     out.update({IN + k: v for k, v in artifact.inputs.items()})
     if artifact.raw is not None:
         out.update({f"{RAW}video.{k}": v for k, v in artifact.raw.video.items()})
         out.update({f"{RAW}state.{k}": v for k, v in artifact.raw.state.items()})
     out.update({OUT + k: v for k, v in artifact.outputs.items()})
-    return out
+    return {safe_text(name): array for name, array in out.items()}
 
 
 def _compare_language(report: ComparisonReport, a: Artifact, b: Artifact) -> None:
@@ -152,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     report, differences = diff(a, b, config)
     line = verdict(report)
-    print(f"A: {args.a}\nB: {args.b}\n")
-    print(report.format_table())
-    print(f"\n{line}")
+    print(f"A: {safe_text(args.a)}\nB: {safe_text(args.b)}\n")
+    print(safe_lines(report.format_table()))
+    print(f"\n{safe_text(line)}")
     if args.json is not None:
         payload = {**report.to_dict(), "a": str(args.a), "b": str(args.b), "verdict": line}
         payload["provenance_differences"] = differences

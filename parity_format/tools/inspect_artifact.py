@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ import numpy as np
 from parity_format import encoding
 from parity_format.artifact import MANIFEST, array_checksum, read_artifact
 from parity_format.errors import ArtifactError
+from parity_format.safe_text import safe_text
 from parity_format.tools import EXIT_OK, error, parse_args, table
 
 PROG = "groot-parity-inspect"
+_STATS_CHUNK = 1 << 20
 Number = int | float
 
 
@@ -62,23 +65,32 @@ class Inspection:
 
 
 def _stats(member: Member, array: np.ndarray) -> None:
-    """min/max/mean over the finite values of a bool/int/float array; strings and empties keep None."""
+    """min/max/mean over the finite values of a bool/int/float array; strings and empties keep None.
+
+    WHY chunked: a temporary float64 copy of a 512 MiB member would double memory, and a plain mean of
+    values near the float64 maximum overflows to inf; chunk means of ``values / n`` cannot overflow.
+    """
     if array.dtype.kind not in "biuf" or array.size == 0:
         return
-    if array.dtype.kind == "f":
-        finite = np.isfinite(array)
-        member.nan = int(np.isnan(array).sum())
-        member.inf = int(array.size - finite.sum()) - member.nan
-        values = array[finite].astype(np.float64)
-        if values.size:
-            member.min, member.max, member.mean = (
-                float(values.min()),
-                float(values.max()),
-                float(values.mean()),
-            )
+    if array.dtype.kind != "f":
+        member.min, member.max = int(array.min()), int(array.max())
+        member.mean = float(array.mean(dtype=np.float64))
         return
-    member.min, member.max = int(array.min()), int(array.max())
-    member.mean = float(array.mean(dtype=np.float64))
+    flat, low, high, mean, seen = array.reshape(-1), math.inf, -math.inf, 0.0, 0
+    for start in range(0, flat.size, _STATS_CHUNK):
+        chunk = flat[start : start + _STATS_CHUNK]
+        finite = np.isfinite(chunk)
+        nan = int(np.isnan(chunk).sum())
+        member.nan += nan
+        member.inf += int(chunk.size - finite.sum()) - nan
+        values = chunk[finite].astype(np.float64)
+        if values.size:
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+            chunk_mean = float(np.sum(values / values.size))
+            mean = mean * (seen / (seen + values.size)) + chunk_mean * (values.size / (seen + values.size))
+            seen += values.size
+    if seen:
+        member.min, member.max, member.mean = low, high, mean
 
 
 def _scan(path: Path) -> tuple[dict[str, Any] | None, list[Member]]:
@@ -134,7 +146,9 @@ def inspect(path: Path) -> Inspection:
     result = Inspection(str(path))
     manifest, artifact = None, None
     try:
-        artifact = read_artifact(path)
+        read = read_artifact(path)  # only its verdict and metadata are kept: _scan reads members one at a time
+        artifact = replace(read, action_pred=read.action_pred[:0], inputs={}, raw=None, outputs={})
+        del read
     except ArtifactError as exc:
         result.error = str(exc)
     try:  # best effort after a failed read: show what can still be shown
@@ -161,7 +175,18 @@ def inspect(path: Path) -> Inspection:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "-" if value is None else json.dumps(value)
+    return value if isinstance(value, str) else "-" if value is None else json.dumps(_json_safe(value))
+
+
+def _json_safe(value: Any) -> Any:
+    """Strict-JSON-able copy: non-finite floats (stats, or NaN in a manifest) become "nan"/"inf"/"-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def provenance_lines(provenance: dict[str, Any]) -> list[tuple[str, str]]:
@@ -209,7 +234,7 @@ def _num(value: Number | None) -> str:
 
 def render(result: Inspection) -> list[str]:
     """Human-readable lines for one file."""
-    lines = [result.path]
+    lines = [safe_text(result.path)]
     if result.legacy is None:
         return [*lines, "  unreadable (see the error)"]
     if result.legacy:
@@ -234,11 +259,11 @@ def render(result: Inspection) -> list[str]:
     lines.append(f"  members ({len(result.members)}, manifest excluded):")
     lines += table(rows, "    ") if result.members else []
     lines += [
-        f"  note: {m.name} has {m.nan} NaN, {m.inf} inf (excluded from min/max/mean)"
+        f"  note: {safe_text(m.name)} has {m.nan} NaN, {m.inf} inf (excluded from min/max/mean)"
         for m in result.members
         if m.nan or m.inf
     ]
-    lines += [f"  note: {n}" for n in result.notes]
+    lines += [f"  note: {safe_text(n)}" for n in result.notes]
     return lines
 
 
@@ -264,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result.error is not None:
             status = error(PROG, result.error)
     if args.json:
-        print(json.dumps([asdict(r) for r in results], indent=2, allow_nan=False))
+        print(json.dumps(_json_safe([asdict(r) for r in results]), indent=2, allow_nan=False))
     return status
 
 

@@ -27,7 +27,9 @@ import numpy as np
 
 from parity_format.compare import ComparisonReport, TensorComparison
 from parity_format.formatting import fmt_float, fmt_num, fmt_sci
+from parity_format.limits import LimitsConfigError, NotARegularFile, limits_from_env, read_regular_file
 from parity_format.results import CheckResult
+from parity_format.safe_text import safe_text
 from parity_format.stages import StageComparison, stage_label
 from parity_format.status import Status
 from parity_format.tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
@@ -62,8 +64,13 @@ class Results:
 
 def load_results(path: Path) -> Results:
     """Parse the consumer JSON back into the consumer's own classes; a malformed entry is one clear error."""
-    try:
-        data = json.loads(path.read_text())
+    try:  # a regular file within the artifact cap: never a FIFO (hangs) or /dev/zero (endless)
+        limits = limits_from_env()
+        data = json.loads(read_regular_file(path, limits.max_artifact_bytes).decode("utf-8"))
+    except LimitsConfigError as exc:
+        raise ReportError(str(exc)) from exc
+    except NotARegularFile as exc:
+        raise ReportError(f"cannot read {exc}") from exc
     except OSError as exc:
         raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:
@@ -411,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error(PROG, str(exc))
     except OSError as exc:
         return error(PROG, f"cannot write the report in {out_dir}: {exc}")
-    print(f"wrote {output.markdown} ({len(output.figures)} figures); {output.failed} failed check(s)")
+    print(f"wrote {safe_text(output.markdown)} ({len(output.figures)} figures); {output.failed} failed check(s)")
     return EXIT_DIFFERENT if output.failed else EXIT_OK
 
 

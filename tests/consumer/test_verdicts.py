@@ -9,8 +9,9 @@ import pytest
 
 from consumer.check_registry import CHECKS, REGISTRY, Check, check_named
 from consumer.checks import Case, CheckResult, ParitySession, discover
+from consumer.ci_env import running_in_ci
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence, divergences_for
-from consumer.settings import running_in_ci, settings_from_env
+from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, RawObservation
 from parity_format.compare import compare_mappings
 from parity_format.status import Status
