@@ -11,6 +11,7 @@ from consumer.check_registry import CHECKS
 from consumer.checks import Case, ParitySession, discover
 from consumer.conftest import parity_session
 from consumer.settings import ENV_DIR
+from parity_format.safe_text import safe_lines, safe_text
 from parity_format.status import Status
 
 CASES = discover(parity_session().settings.artifact_dir)
@@ -22,13 +23,13 @@ if CASES:
     @pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
     def test_parity(case: Case, check: str, parity_session: ParitySession) -> None:
         result = parity_session.run(case, check)
-        table = result.report.format_table() if result.report else ""
+        table = safe_lines(result.report.format_table()) if result.report else ""  # names come from files
         if result.status == Status.SKIP:
             pytest.skip(result.message)
         if result.status == Status.XFAIL:
             pytest.xfail(f"{result.message}\n{table}")
         if result.status == Status.FAIL:
-            pytest.fail(f"{case.path}: {check} parity FAILED: {result.message}\n{table}", pytrace=False)
+            pytest.fail(f"{safe_text(case.path)}: {check} parity FAILED: {result.message}\n{table}", pytrace=False)
         print(table)
 
 else:
