@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from consumer.checks import Case, CheckResult, ParitySession
 from consumer.ci_env import running_in_ci
 from consumer.run_report import write_json_report
 from consumer.settings import settings_from_env
-from parity_format.artifact import Artifact, read_artifact, write_artifact
+from parity_format.artifact import read_artifact, write_artifact
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +121,7 @@ def test_bad_artifacts_fail_alone_and_the_report_is_written(golden_square: Path,
 
 
 class _Boom(ParitySession):
-    def _model_parity(self, case: Case, artifact: Artifact) -> CheckResult:
+    def model(self, ckpt: Path, device: str) -> Any:
         raise RuntimeError("model exploded\nsecond line")
 
 
