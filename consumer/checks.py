@@ -16,19 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from consumer.checkpoint_identity import FingerprintCache, checkpoint_identity
 from consumer.known_divergences import KnownDivergence, divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
+from consumer.noise import device_rule_problem, noise_source
 from consumer.settings import ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
-from parity_format.checkpoint import (
-    CheckpointError,
-    CheckpointRef,
-    checkpoint_fingerprint,
-    resolve_checkpoint,
-)
+from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
 from parity_format.compare import ComparisonReport, compare_mappings
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
+from parity_format.noise_draw import NoiseInjectionError
 from parity_format.stages import StageComparison, compare_stages, stage_items
 
 CHECKS = ("model", "preprocessor")
@@ -62,6 +60,7 @@ class CheckResult:
     seconds: float = 0.0
     stages: StageComparison | None = None  # model check: where the two pipelines part
     action_abs_diff: list[list[float]] | None = None  # model check: (horizon x action_dim), max over batch
+    noise_source: str | None = None  # model check: which flow-matching noise the replay started from
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +75,7 @@ class CheckResult:
             "report": self.report.to_dict() if self.report else None,
             "stages": self.stages.to_dict() if self.stages else None,
             "action_abs_diff": self.action_abs_diff,
+            "noise_source": self.noise_source,
         }
 
 
@@ -96,13 +96,13 @@ class ParitySession:
         self.settings = settings
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
-        self._fingerprints: dict[Path, str] = {}
+        self._fingerprints = FingerprintCache()
 
     def device_for(self, artifact: Artifact) -> str:
         """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.
 
-        Following the artifact matters: torch draws a different noise stream on CPU and CUDA, so
-        a CPU-produced golden fixture replayed on a GPU box would otherwise fail for no real reason.
+        Following the artifact matters only for artifacts without recorded noise: torch draws a
+        different noise stream on CPU and CUDA, so their seed reproduces the noise on one device type.
         """
         if self.settings.device:
             return self.settings.device
@@ -140,19 +140,6 @@ class ParitySession:
             "or download it into the Hugging Face cache (`hf download <repo>`)."
         )
 
-    def fingerprint_notes(self, artifact: Artifact, ckpt: Path) -> list[str]:
-        recorded = (artifact.provenance.get("checkpoint") or {}).get("fingerprint") if artifact.provenance else None
-        if not recorded:
-            return []
-        if ckpt not in self._fingerprints:
-            self._fingerprints[ckpt] = checkpoint_fingerprint(ckpt)
-        if self._fingerprints[ckpt] != recorded:
-            return [
-                f"checkpoint {ckpt} differs from the one that produced the artifact (fingerprint "
-                f"{self._fingerprints[ckpt][:12]} vs recorded {recorded[:12]})"
-            ]
-        return []
-
     def model(self, ckpt: Path, device: str) -> Any:
         from consumer.lerobot_side import LeRobotModel
 
@@ -179,18 +166,21 @@ class ParitySession:
 
     def _model_parity(self, case: Case, artifact: Artifact) -> CheckResult:
         ckpt = self.checkpoint_for(artifact)
-        if artifact.seed is None:
-            raise Skip(f"{case.path.name} records no flow-matching seed; {REGENERATE_HINT}")
-        problems = self.fingerprint_notes(artifact, ckpt)  # each one makes the comparison meaningless
+        # -- replay anywhere (issue 8) + checkpoint identity by content (issue 10.4) ------------------
+        noise = noise_source(artifact)
+        if not noise.recorded and artifact.seed is None:
+            raise Skip(f"{case.path.name} records neither the flow-matching noise nor its seed; {REGENERATE_HINT}")
+        identity = checkpoint_identity(artifact, ckpt, self._fingerprints, self.settings.checkpoint_mismatch)
+        problems = identity.problems  # each one makes the comparison meaningless
         device = self.device_for(artifact)
-        produced_on = str((artifact.provenance or {}).get("device", "")).split(":")[0]
-        if produced_on and produced_on != device.split(":")[0]:
-            problems.append(
-                f"artifact produced on {produced_on}, replayed on {device}: torch draws a different noise "
-                f"stream per device type, so action_pred is not comparable; replay it on a {produced_on} machine"
-            )
+        if not noise.recorded:
+            problems += device_rule_problem(artifact, device)
         model = self.model(ckpt, device)
-        out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed)
+        try:
+            out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed, noise.noise)
+        except NoiseInjectionError as exc:
+            return CheckResult(case, "model", "fail", str(exc), noise_source=noise.label)
+        # -- end replay anywhere ------------------------------------------------------------------------
         expected, actual = artifact.action_pred, out.values["action_pred"]
         report = compare_mappings(
             f"{case.case_id} / model parity",
@@ -198,11 +188,12 @@ class ParitySession:
             {"action_pred": actual},
             self.settings.tolerances,
         )
-        report.notes += out.notes + problems
+        report.notes += out.notes + identity.notes + problems
         report.notes.append(
-            f"LeRobot on {device}, {self.settings.dtype}, attention {model.attention}, seed {artifact.seed}"
+            f"LeRobot on {device}, {self.settings.dtype}, attention {model.attention}, noise: {noise.label}"
         )
         result = self._verdict(case, "model", report, [])
+        result.noise_source = noise.label
         if problems and result.status != "fail":
             result.status, result.message = "fail", "; ".join(problems)
         if expected.shape == actual.shape and expected.ndim == 3:

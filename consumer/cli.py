@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(f"\ntolerances: {settings.tolerances.describe()}")
+    sources = Counter(r.noise_source for r in session.results if r.noise_source)
+    if sources:
+        print("noise (model check): " + ", ".join(f"{label} x{n}" for label, n in sources.items()))
     for r in session.results:
         if r.status in ("fail", "xfail", "skip"):
             print(f"\n{STATUS_TEXT[r.status]}: {r.case.case_id} {r.check}: {r.message}")
