@@ -297,12 +297,8 @@ def fingerprint_differences(recorded: dict[str, Any], current: dict[str, Any]) -
 
 
 def _what_differs(old: str, new: str) -> str:
-    """'F32 [4, 2] <sha>' pairs -> 'dtype, shape' / 'bytes'."""
-    a, b = old.rsplit(" ", 1), new.rsplit(" ", 1)
-    if len(a) != 2 or len(b) != 2:
-        return "bytes"
-    (a_meta, a_sha), (b_meta, b_sha) = a, b
-    a_dtype, _, a_shape = a_meta.partition(" ")
-    b_dtype, _, b_shape = b_meta.partition(" ")
+    """Two 'F32 [4, 2] <sha>' entries -> which of dtype / shape / bytes differ."""
+    (a_dtype, _, a_rest), (b_dtype, _, b_rest) = old.partition(" "), new.partition(" ")
+    a_shape, b_shape = a_rest.rpartition(" ")[0], b_rest.rpartition(" ")[0]
     parts = [n for n, x, y in (("dtype", a_dtype, b_dtype), ("shape", a_shape, b_shape)) if x != y]
     return ", ".join(parts) if parts else "bytes"
