@@ -12,17 +12,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from consumer.checkpoint_identity import FingerprintCache
 from consumer.known_divergences import KnownDivergence
 from consumer.run_report import write_json_report as write_json_report  # moved; re-exported for old imports
 from consumer.settings import ENV_CKPT, Settings
 from consumer.verdict import verdict
 from parity_format.artifact import Artifact, read_artifact
-from parity_format.checkpoint import (
-    CheckpointError,
-    CheckpointRef,
-    checkpoint_fingerprint,
-    resolve_checkpoint,
-)
+from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
 from parity_format.compare import ComparisonReport
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
@@ -57,13 +53,13 @@ class ParitySession:
         self.settings = settings
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
-        self._fingerprints: dict[Path, str] = {}
+        self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
 
     def device_for(self, artifact: Artifact) -> str:
         """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.
 
-        Following the artifact matters: torch draws a different noise stream on CPU and CUDA, so
-        a CPU-produced golden fixture replayed on a GPU box would otherwise fail for no real reason.
+        Following the artifact matters only for artifacts without recorded noise: torch draws a
+        different noise stream on CPU and CUDA, so their seed reproduces the noise on one device type.
         """
         if self.settings.device:
             return self.settings.device
@@ -100,19 +96,6 @@ class ParitySession:
             f"checkpoint for {artifact.path} not found ({'; '.join(problems)}). Set {ENV_CKPT}=<checkpoint dir> "
             "or download it into the Hugging Face cache (`hf download <repo>`)."
         )
-
-    def fingerprint_notes(self, artifact: Artifact, ckpt: Path) -> list[str]:
-        recorded = (artifact.provenance.get("checkpoint") or {}).get("fingerprint") if artifact.provenance else None
-        if not recorded:
-            return []
-        if ckpt not in self._fingerprints:
-            self._fingerprints[ckpt] = checkpoint_fingerprint(ckpt)
-        if self._fingerprints[ckpt] != recorded:
-            return [
-                f"checkpoint {ckpt} differs from the one that produced the artifact (fingerprint "
-                f"{self._fingerprints[ckpt][:12]} vs recorded {recorded[:12]})"
-            ]
-        return []
 
     def model(self, ckpt: Path, device: str) -> Any:
         from consumer.lerobot_side import LeRobotModel

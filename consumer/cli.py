@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(_align(rows)))
     print(f"\ntolerances: {settings.tolerances.describe()}")
+    sources = Counter(r.noise_source for r in session.results if r.noise_source)
+    if sources:
+        print("noise (model check): " + ", ".join(f"{label} x{n}" for label, n in sources.items()))
     print("\nworst per tensor over all artifacts (float tensors; scale err = max|diff| / max|expected|):")
     print("\n".join(figures(session.results)))
     warnings = [

@@ -10,6 +10,7 @@ and returned as a note, so reports say exactly what was configured rather than h
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from parity_format.artifact import RawObservation
 from parity_format.checkpoint import backbone_workdir, read_json
+from parity_format.noise_draw import intercept_noise_draw
 from parity_format.stage_capture import capture_stages
 
 # Collated tensors of the original that LeRobot's preprocessor must reproduce. ``action_mask`` is
@@ -71,8 +73,20 @@ class LeRobotModel:
         self.model = model.to(device=device, dtype=torch_dtype(dtype)).eval()
         self.attention = str(getattr(self.model.backbone.model.config, "_attn_implementation", "unknown"))
 
-    def get_action(self, inputs: dict[str, np.ndarray], torch_dtypes: dict[str, str], seed: int) -> LeRobotResult:
-        """Feed the original's collated inputs byte-identical and sample with the recorded seed."""
+    def get_action(
+        self,
+        inputs: dict[str, np.ndarray],
+        torch_dtypes: dict[str, str],
+        seed: int | None,
+        noise: np.ndarray | None = None,
+    ) -> LeRobotResult:
+        """Feed the original's collated inputs byte-identical; start from the recorded ``noise`` when given
+        (else from the recorded seed's draw).
+
+        The noise replaces LeRobot's single ``torch.randn`` draw in ``get_action_with_features``, cast to
+        the dtype and device that draw asks for; the guard raises NoiseInjectionError unless exactly one
+        draw of the noise's shape was replaced.
+        """
         import torch
 
         notes: list[str] = []
@@ -91,11 +105,16 @@ class LeRobotModel:
         model_inputs = nested.get("inputs", nested)
 
         horizon = int(self.model.action_head.action_horizon)
-        torch.manual_seed(seed)
-        if torch.cuda.is_available():
-            torch.cuda.manual_seed_all(seed)
-        with capture_stages(self.model, "lerobot", horizon) as stages, torch.inference_mode():
+        if seed is not None:
+            torch.manual_seed(seed)
+            if torch.cuda.is_available():
+                torch.cuda.manual_seed_all(seed)
+        injection = intercept_noise_draw(noise.shape, noise) if noise is not None else contextlib.nullcontext()
+        with injection as draws, capture_stages(self.model, "lerobot", horizon) as stages, torch.inference_mode():
             out = self.model.get_action(model_inputs)
+        if draws is not None:
+            draws.require_one("replaced")
+            notes.append(f"recorded noise {tuple(noise.shape)} float32 injected as {draws.requested[0]}")
         values = {k: v.detach().float().cpu().numpy() for k, v in out.items() if isinstance(v, torch.Tensor)}
         return LeRobotResult({**values, **stages}, notes)
 

@@ -1,4 +1,4 @@
-"""Model parity: the original's collated inputs, byte-identical, plus the recorded seed -> LeRobot's
+"""Model parity: the original's collated inputs, byte-identical, plus the recorded noise -> LeRobot's
 ``get_action`` -> the same ``action_pred``, and the same pipeline stages on the way (first divergence)."""
 
 from __future__ import annotations
@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from consumer.checkpoint_identity import checkpoint_identity
 from consumer.checks import REGENERATE_HINT, Skip
+from consumer.noise import device_rule_problem, noise_source
 from consumer.verdict import verdict
 from parity_format.artifact import Artifact
 from parity_format.compare import compare_mappings
+from parity_format.noise_draw import NoiseInjectionError
 from parity_format.results import Case, CheckResult
 from parity_format.stages import compare_stages, stage_items
 from parity_format.status import Status
@@ -22,18 +25,20 @@ if TYPE_CHECKING:
 def model_parity(session: ParitySession, case: Case, artifact: Artifact) -> CheckResult:
     settings = session.settings
     ckpt = session.checkpoint_for(artifact)
-    if artifact.seed is None:
-        raise Skip(f"{case.path.name} records no flow-matching seed; {REGENERATE_HINT}")
-    problems = session.fingerprint_notes(artifact, ckpt)  # each one makes the comparison meaningless
+    # Replay anywhere (issue 8): start from the recorded noise when there is one, else the seed.
+    noise = noise_source(artifact)
+    if not noise.recorded and artifact.seed is None:
+        raise Skip(f"{case.path.name} records neither the flow-matching noise nor its seed; {REGENERATE_HINT}")
+    identity = checkpoint_identity(artifact, ckpt, session.fingerprints, settings.checkpoint_mismatch)
+    problems = list(identity.problems)  # each one makes the comparison meaningless
     device = session.device_for(artifact)
-    produced_on = str((artifact.provenance or {}).get("device", "")).split(":")[0]
-    if produced_on and produced_on != device.split(":")[0]:
-        problems.append(
-            f"artifact produced on {produced_on}, replayed on {device}: torch draws a different noise "
-            f"stream per device type, so action_pred is not comparable; replay it on a {produced_on} machine"
-        )
+    if not noise.recorded:
+        problems += device_rule_problem(artifact, device)
     model = session.model(ckpt, device)
-    out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed)
+    try:
+        out = model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed, noise.noise)
+    except NoiseInjectionError as exc:  # never compare two different samples
+        return CheckResult(case, "model", Status.FAIL, str(exc), noise_source=noise.label)
     expected, actual = artifact.action_pred, out.values["action_pred"]
     report = compare_mappings(
         f"{case.case_id} / model parity",
@@ -42,9 +47,10 @@ def model_parity(session: ParitySession, case: Case, artifact: Artifact) -> Chec
         settings.tolerances,
     )
     report.problems += problems
-    report.notes += out.notes
-    report.notes.append(f"LeRobot on {device}, {settings.dtype}, attention {model.attention}, seed {artifact.seed}")
+    report.notes += out.notes + identity.notes
+    report.notes.append(f"LeRobot on {device}, {settings.dtype}, attention {model.attention}, noise: {noise.label}")
     result = verdict(case, "model", report)
+    result.noise_source = noise.label
     if expected.shape == actual.shape and expected.ndim == 3:
         with np.errstate(invalid="ignore", over="ignore"):
             grid = np.abs(expected.astype(np.float64) - actual)

@@ -18,7 +18,9 @@ ENV_DEVICE = "GROOT_PARITY_DEVICE"
 ENV_REPORT_DIR = "GROOT_PARITY_REPORT_DIR"
 ENV_DTYPE = "GROOT_PARITY_DTYPE"
 ENV_DEBUG = "GROOT_PARITY_DEBUG"
+ENV_CHECKPOINT_MISMATCH = "GROOT_PARITY_CHECKPOINT_MISMATCH"
 DTYPES = ("float32", "bfloat16")
+CHECKPOINT_MISMATCH_MODES = ("fail", "warn")
 DEFAULT_DIR = Path("artifacts")
 DEFAULT_REPORT_DIR = Path("reports")
 
@@ -37,6 +39,12 @@ KNOBS: dict[str, str] = {
     ENV_DTYPE: (
         "Dtype LeRobot's model runs in: float32 (default, what the producer uses) or bfloat16, to see where "
         "reduced precision makes the two diverge."
+    ),
+    ENV_CHECKPOINT_MISMATCH: (
+        "fail (default) or warn: what a replay checkpoint whose content fingerprint (tensors, config fields "
+        "minus local paths, statistics, embodiment ids) differs from the producer's does to model parity. "
+        "warn turns the failure into a note naming what differs, to replay a converted or fine-tuned copy "
+        "on purpose."
     ),
     ENV_REPORT_DIR: (
         f"Where the per-run JSON report is written (default {DEFAULT_REPORT_DIR}/), as "
@@ -63,6 +71,7 @@ class Settings:
     report_dir: Path
     tolerances: ToleranceConfig
     debug: bool = False  # GROOT_PARITY_DEBUG: tracebacks for unexpected per-case errors
+    checkpoint_mismatch: str = "fail"  # one of CHECKPOINT_MISMATCH_MODES
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +86,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     dtype = get(ENV_DTYPE) or "float32"
     if dtype not in DTYPES:
         raise SettingsError(f"{ENV_DTYPE}={dtype!r}: expected one of {', '.join(DTYPES)}")
+    mismatch = get(ENV_CHECKPOINT_MISMATCH) or "fail"
+    if mismatch not in CHECKPOINT_MISMATCH_MODES:
+        raise SettingsError(
+            f"{ENV_CHECKPOINT_MISMATCH}={mismatch!r}: expected one of {', '.join(CHECKPOINT_MISMATCH_MODES)}"
+        )
     try:
         tolerances = tolerance_from_env(env, dtype)  # the dtype picks the scale tolerance's tier
         limits_from_env(env)  # readers re-read it per file; a malformed value fails here, before any work
@@ -93,6 +107,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         report_dir=Path(get(ENV_REPORT_DIR) or DEFAULT_REPORT_DIR),
         tolerances=tolerances,
         debug=debug in ("1", "true", "yes", "on"),
+        checkpoint_mismatch=mismatch,
     )
 
 

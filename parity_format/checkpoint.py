@@ -126,3 +126,179 @@ def checkpoint_fingerprint(ckpt: Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+# -- checkpoint identity by content -------------------------------------------------------------
+CONTENT_SCHEME = "groot-parity-content-fingerprint/1"
+# Configuration files whose fields determine the numbers (model, processor, the backbone's own configs).
+CONFIG_FILES = (
+    "config.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "video_preprocessor_config.json",
+    "tokenizer_config.json",
+    "tokenizer.json",
+    "generation_config.json",
+)
+STATISTICS_FILE = "statistics.json"
+EMBODIMENT_IDS_FILE = "embodiment_id.json"
+WEIGHT_FILES = (".bin", ".pt", ".pth", ".ckpt")  # weights this module cannot parse: hashed as whole files
+LOCAL_PATH = "<local path>"
+_FIELD_DEPTH = 3  # deeper JSON subtrees (a tokenizer's vocabulary) are fingerprinted as one field
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _checkpoint_files(ckpt: Path) -> list[Path]:
+    return sorted(p for p in ckpt.rglob("*") if p.is_file() and ".cache" not in p.relative_to(ckpt).parts)
+
+
+def _prefix(ckpt: Path, path: Path) -> str:
+    """Tensors are named per directory, not per file: a re-sharded copy keeps the same names."""
+    parent = path.parent.relative_to(ckpt).as_posix()
+    return "" if parent == "." else f"{parent}/"
+
+
+def safetensors_tensors(path: Path) -> dict[str, str]:
+    """Tensor name -> 'dtype shape sha256' of one .safetensors file, read without torch.
+
+    The format is an 8-byte little-endian header length, a JSON header mapping each tensor to its
+    dtype, shape and byte range in the data section, then the raw bytes.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) != 8:
+            raise CheckpointError(f"{path}: not a safetensors file (shorter than its 8-byte header length)")
+        size = int.from_bytes(head, "little")
+        try:
+            header = json.loads(handle.read(size))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{path}: unreadable safetensors header: {exc}") from exc
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{path}: safetensors header must be a JSON object")
+        start = 8 + size
+        tensors = {}
+        for name, spec in sorted(header.items()):
+            if name == "__metadata__":
+                continue
+            try:
+                begin, end = (int(n) for n in spec["data_offsets"])
+                dtype, shape = str(spec["dtype"]), [int(n) for n in spec["shape"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path}: malformed safetensors entry {name!r}: {exc}") from exc
+            handle.seek(start + begin)
+            data = handle.read(end - begin)
+            if len(data) != end - begin:
+                raise CheckpointError(f"{path}: tensor {name!r} runs past the end of the file")
+            tensors[name] = f"{dtype} {shape} {_sha(data)[:32]}"
+    return tensors
+
+
+def _without_local_paths(value: Any, ckpt: Path) -> Any:
+    """Paths say where a copy lives, not what it computes. A path into the checkpoint (absolute, or
+    relative to it like a shipped backbone) becomes '<checkpoint>/<relative>'; any other absolute path
+    becomes the marker LOCAL_PATH."""
+    if isinstance(value, dict):
+        return {k: _without_local_paths(v, ckpt) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_local_paths(v, ckpt) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    absolute = value.startswith(("/", "~")) or value[1:3] in (":\\", ":/")
+    looks_like_path = "/" in value and "\n" not in value and len(value) < 1024
+    if not looks_like_path or (not absolute and not (ckpt / value).is_dir()):
+        return value
+    try:
+        inside = (Path(value).expanduser() if absolute else ckpt / value).resolve().relative_to(ckpt.resolve())
+    except (ValueError, OSError):
+        return LOCAL_PATH
+    return "<checkpoint>" if inside == Path(".") else f"<checkpoint>/{inside.as_posix()}"
+
+
+def _fields(prefix: str, value: Any, depth: int, into: dict[str, str]) -> None:
+    if isinstance(value, dict) and value and depth < _FIELD_DEPTH:
+        for key, item in value.items():
+            _fields(f"{prefix}.{key}" if depth else f"{prefix}:{key}", item, depth + 1, into)
+    else:
+        into[prefix] = _sha(_canonical(value))[:16]
+
+
+def content_fingerprint(ckpt: Path) -> dict[str, Any]:
+    """What determines a checkpoint's numbers, independent of where it lives and how it was saved.
+
+    * ``tensors``: every safetensors tensor's dtype, shape and bytes (sha256), by name;
+    * ``fields``: model/processor/backbone configuration fields (up to 3 levels deep), local paths removed;
+    * ``statistics``: one hash per embodiment tag; ``embodiment_ids``: the tag -> id map itself.
+    ``digest`` hashes all of it; :func:`fingerprint_differences` names what differs between two.
+    """
+    ckpt = Path(ckpt)
+    tensors: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    statistics: dict[str, str] = {}
+    embodiment_ids: dict[str, Any] = {}
+    for path in _checkpoint_files(ckpt):
+        relative = path.relative_to(ckpt).as_posix()
+        if path.suffix == ".safetensors":
+            tensors.update({_prefix(ckpt, path) + k: v for k, v in safetensors_tensors(path).items()})
+        elif path.suffix in WEIGHT_FILES:
+            tensors[f"{relative} (whole file)"] = _sha(path.read_bytes())
+        elif path.name in CONFIG_FILES:
+            _fields(relative, _without_local_paths(read_json(path), ckpt), 0, fields)
+        elif relative == STATISTICS_FILE:
+            statistics = {tag: _sha(_canonical(stats)) for tag, stats in sorted(read_json(path).items())}
+        elif relative == EMBODIMENT_IDS_FILE:
+            embodiment_ids = dict(sorted(read_json(path).items()))
+    body = {
+        "scheme": CONTENT_SCHEME,
+        "tensors": tensors,
+        "fields": dict(sorted(fields.items())),
+        "statistics": statistics,
+        "embodiment_ids": embodiment_ids,
+    }
+    return {**body, "digest": _sha(_canonical(body))}
+
+
+def fingerprint_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """One line per kind of difference, naming every tensor / field / tag that differs (empty: same content)."""
+    if recorded.get("scheme") != current.get("scheme"):
+        return [f"fingerprint scheme {recorded.get('scheme')!r} vs {current.get('scheme')!r}: not comparable"]
+    lines = []
+    for section, what in (
+        ("tensors", "tensors"),
+        ("fields", "config fields"),
+        ("statistics", "statistics of tags"),
+        ("embodiment_ids", "embodiment ids of tags"),
+    ):
+        old, new = recorded.get(section) or {}, current.get(section) or {}
+        changed = [
+            f"{k} ({_what_differs(old[k], new[k])})" if section == "tensors" else k
+            for k in sorted(old.keys() & new.keys())
+            if old[k] != new[k]
+        ]
+        only_old, only_new = sorted(old.keys() - new.keys()), sorted(new.keys() - old.keys())
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("differ:", changed), ("only recorded:", only_old), ("only here:", only_new))
+            if names
+        ]
+        if parts:
+            lines.append(f"{what} {'; '.join(parts)}")
+    if not lines and recorded.get("digest") != current.get("digest"):
+        lines.append(f"digest {str(recorded.get('digest'))[:12]} vs {str(current.get('digest'))[:12]}")
+    return lines
+
+
+def _what_differs(old: str, new: str) -> str:
+    """Two 'F32 [4, 2] <sha>' entries -> which of dtype / shape / bytes differ."""
+    (a_dtype, _, a_rest), (b_dtype, _, b_rest) = old.partition(" "), new.partition(" ")
+    a_shape, b_shape = a_rest.rpartition(" ")[0], b_rest.rpartition(" ")[0]
+    parts = [n for n, x, y in (("dtype", a_dtype, b_dtype), ("shape", a_shape, b_shape)) if x != y]
+    return ", ".join(parts) if parts else "bytes"

@@ -47,7 +47,8 @@ class CheckResult:
     seconds: float = 0.0
     stages: StageComparison | None = None  # model check: where the two pipelines part
     action_abs_diff: list[list[float]] | None = None  # model check: (horizon x action_dim), max over batch
-    notes: list[str] = field(default_factory=list)  # run facts worth a line (e.g. where the noise came from)
+    notes: list[str] = field(default_factory=list)  # run facts worth a line
+    noise_source: str | None = None  # model check: which flow-matching noise the replay started from
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status) if not isinstance(self.status, Status) else self.status
@@ -77,6 +78,7 @@ class CheckResult:
             "action_abs_diff": None
             if self.action_abs_diff is None
             else [[json_float(x) for x in row] for row in self.action_abs_diff],
+            "noise_source": self.noise_source,
         }
 
     @classmethod
@@ -94,4 +96,5 @@ class CheckResult:
             stages=None if data.get("stages") is None else StageComparison.from_dict(data["stages"]),
             action_abs_diff=None if grid is None else [[float_from_json(x) for x in row] for row in grid],  # type: ignore[misc]
             notes=[str(n) for n in data.get("notes") or []],
+            noise_source=None if data.get("noise_source") is None else str(data["noise_source"]),
         )

@@ -104,25 +104,31 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
     import torch
 
     from parity_format.artifact import Artifact, write_artifact
-    from parity_format.checkpoint import checkpoint_fingerprint, read_json
+    from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
     from parity_format.naming import artifact_filename
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
     from producer.original import OriginalGr00t, import_gr00t
-    from producer.provenance import provenance
+    from producer.provenance import cuda_determinism, provenance
 
     import_gr00t()  # fail fast, before hashing a multi-GB checkpoint
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = cuda_determinism(device)  # before the model touches the GPU
     print(f"checkpoint {ckpt}", flush=True)
     started = time.perf_counter()
-    checkpoint = {**ref.to_dict(), "path": str(ckpt), "fingerprint": checkpoint_fingerprint(ckpt)}
+    checkpoint = {
+        **ref.to_dict(),
+        "path": str(ckpt),
+        "fingerprint": checkpoint_fingerprint(ckpt),  # whole files: what older consumers compare
+        "content_fingerprint": content_fingerprint(ckpt),  # what determines the numbers; survives relocation
+    }
     original = OriginalGr00t(ckpt, device)
     print(
         f"loaded original GR00T N1.7 once ({device}, float32, {original.attention}) in "
         f"{time.perf_counter() - started:.1f}s",
         flush=True,
     )
-    meta = provenance(device=device, attention=original.attention, checkpoint=checkpoint, argv=sys.argv)
+    meta = provenance(device=device, attention=original.attention, checkpoint=checkpoint, argv=sys.argv, cuda=cuda)
     statistics = read_json(ckpt / "statistics.json")
 
     outcomes: list[TagOutcome] = []

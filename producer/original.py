@@ -17,6 +17,7 @@ import numpy as np
 
 from parity_format.artifact import RawObservation
 from parity_format.checkpoint import backbone_workdir
+from parity_format.noise_draw import NOISE_MEMBER, intercept_noise_draw
 from parity_format.stage_capture import capture_stages
 
 PINNED_GR00T_COMMIT = "626af89d3e914ec92eab5323e23b9ed44a7b26c8"
@@ -109,9 +110,19 @@ class OriginalGr00t:
             node[leaf] = tensor.to(self.device)
 
         horizon = int(self.model.action_head.action_horizon)
+        noise_shape = (len(raw.language), horizon, int(self.model.action_head.action_dim))
         torch.manual_seed(seed)  # right before sampling: the flow-matching noise is the only randomness
-        with capture_stages(self.model, "original", horizon) as stages, torch.inference_mode():
+        with (
+            intercept_noise_draw(noise_shape) as draws,
+            capture_stages(self.model, "original", horizon) as stages,
+            torch.inference_mode(),
+        ):
             out = self.model.get_action(**model_inputs)
+        draws.require_one("recorded")
+        assert draws.recorded is not None  # require_one guarantees the draw
         as_np = {k: v.detach().float().cpu().numpy() for k, v in out.items() if isinstance(v, torch.Tensor)}
         action_pred = as_np.pop("action_pred")
-        return OriginalResult(inputs, torch_dtypes, action_pred, outputs={**as_np, **stages})
+        # The exact noise drawn, so a replay anywhere (other device, bf16) starts from the same sample.
+        return OriginalResult(
+            inputs, torch_dtypes, action_pred, outputs={**as_np, **stages, NOISE_MEMBER: draws.recorded}
+        )

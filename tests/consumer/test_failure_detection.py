@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 
 from consumer.checks import Case, ParitySession
+from consumer.noise import FROM_STAGE, INJECTED
 from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, read_artifact, write_artifact
+from parity_format.noise_draw import NOISE_MEMBER
 from parity_format.status import Status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,6 +39,24 @@ def perturb_action(a: Artifact) -> None:
 
 def change_seed(a: Artifact) -> None:
     a.seed = a.seed + 1
+
+
+def noise_key(a: Artifact) -> str:
+    """The member holding the recorded noise: out::initial_noise, else (older files) the step-0 action input."""
+    if NOISE_MEMBER in a.outputs:
+        return NOISE_MEMBER
+    (key,) = [k for k in a.outputs if k.endswith(".step0.action_in")]
+    return key
+
+
+def shift_noise(a: Artifact) -> None:
+    key = noise_key(a)
+    a.outputs[key] = a.outputs[key] + np.float32(0.1)
+
+
+def drop_noise(a: Artifact) -> None:
+    """What an artifact without recorded noise looks like: no noise member, no stages."""
+    a.outputs = {k: v for k, v in a.outputs.items() if k != NOISE_MEMBER and not k.startswith("stage.")}
 
 
 def alter_state(a: Artifact) -> None:
@@ -64,10 +84,66 @@ def test_action_pred_perturbed_by_1e_2_fails_at_that_step_and_dim(
     assert "worst action step 3, dim 2" in result.report.format_table()
 
 
-def test_changed_seed_fails(golden_square: Path, tmp_path: Path, session: ParitySession) -> None:
+def test_changed_seed_still_passes_with_recorded_noise(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
     result = session.run(edited(golden_square, tmp_path / "seed", change_seed), "model")
-    assert result.status == "fail"
-    assert result.report.tensors[0].mismatch_fraction > 0.5  # different noise: nearly everything moves
+    assert result.status == "pass", result.message
+    assert result.noise_source in (INJECTED, FROM_STAGE)
+    assert any(f"noise: {result.noise_source}" in note for note in result.report.notes)
+    assert result.to_dict()["noise_source"] == result.noise_source
+
+
+def test_recorded_noise_shifted_by_0_1_fails_and_names_the_first_divergence(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    artifact = read_artifact(golden_square)
+    result = session.run(edited(golden_square, tmp_path / "noise", shift_noise), "model")
+    assert result.status == "fail" and "first divergence" in result.message
+    # with out::initial_noise the expected step-0 input is untouched: LeRobot's differs by exactly 0.1.
+    # Older files: the shifted stage IS the noise, so step 0 matches and the first step that uses it departs.
+    expected = "step 0 action_in" if NOISE_MEMBER in artifact.outputs else "step 0 velocity"
+    assert result.stages.first_divergence == expected, result.stages.summary
+
+
+def test_without_recorded_noise_the_recorded_seed_is_still_needed(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    same = session.run(edited(golden_square, tmp_path / "noiseless", drop_noise), "model")
+    assert same.status == "pass" and same.noise_source == "seed 42 (no recorded noise)"
+    other = session.run(
+        edited(golden_square, tmp_path / "noiseless-seed", lambda a: (drop_noise(a), change_seed(a))), "model"
+    )
+    assert other.status == "fail" and other.noise_source == "seed 43 (no recorded noise)"
+    assert other.report.tensors[0].mismatch_fraction > 0.5  # a different sample: nearly everything moves
+
+
+def test_injection_guard_fails_when_no_draw_of_the_noise_shape_happens(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    def wrong_shape(a: Artifact) -> None:
+        key = noise_key(a)
+        a.outputs[key] = np.ascontiguousarray(a.outputs[key][:, :-1])  # (2, 15, 8): LeRobot draws (2, 16, 8)
+
+    result = session.run(edited(golden_square, tmp_path / "guard", wrong_shape), "model")
+    assert result.status == "fail" and result.report is None  # nothing compared
+    assert result.message.startswith("noise guard: expected exactly one torch.randn draw of shape (2, 15, 8)")
+    assert "saw 0" in result.message and "(2, 16, 8)" in result.message
+
+
+def test_cuda_artifact_with_recorded_noise_replays_on_cpu(
+    golden_square: Path, tmp_path: Path, session: ParitySession
+) -> None:
+    def on_cuda(a: Artifact) -> None:
+        a.provenance["device"] = "cuda:0"
+
+    with_noise = session.run(edited(golden_square, tmp_path / "cuda", on_cuda), "model")
+    assert with_noise.status == "pass", with_noise.message
+    if not __import__("torch").cuda.is_available():  # the device rule applies to noiseless artifacts only
+        without = session.run(
+            edited(golden_square, tmp_path / "cuda-noiseless", lambda a: (on_cuda(a), drop_noise(a))), "model"
+        )
+        assert without.status == "fail" and "artifact produced on cuda, replayed on cpu" in without.message
 
 
 def test_altered_collated_tensor_fails_both_checks(golden_square: Path, tmp_path: Path, session: ParitySession) -> None:
@@ -96,35 +172,43 @@ def test_corrupt_artifact_fails_its_own_case_only(golden_square: Path, tmp_path:
 
 
 def test_legacy_lerobot_layout_is_consumed(golden_square: Path, tmp_path: Path) -> None:
-    """A file written the way LeRobot's own producer script writes it (object meta arrays, no raw)."""
+    """A file written the way LeRobot's own producer script writes it (object meta arrays, no raw, no noise):
+    it replays its recorded seed, and only that seed."""
     from consumer.settings import settings_from_env
 
     a = read_artifact(golden_square)
-    legacy = tmp_path / "legacy" / golden_square.name
-    legacy.parent.mkdir()
-    meta = {f"in::{k}": a.input_torch_dtypes[k] for k in a.inputs}
-    np.savez(
-        legacy,
-        action_pred=a.action_pred,
-        seed=np.array(a.seed),
-        device=np.array("cpu"),
-        embodiment_tag=np.array(a.embodiment_tag),
-        meta_keys=np.array(list(meta), dtype=object),
-        meta_dtypes=np.array(list(meta.values()), dtype=object),
-        **{f"in::{k}": v for k, v in a.inputs.items()},
-    )
+
+    def write_legacy(folder: str, seed: int) -> Case:
+        legacy = tmp_path / folder / golden_square.name
+        legacy.parent.mkdir()
+        meta = {f"in::{k}": a.input_torch_dtypes[k] for k in a.inputs}
+        np.savez(
+            legacy,
+            action_pred=a.action_pred,
+            seed=np.array(seed),
+            device=np.array("cpu"),
+            embodiment_tag=np.array(a.embodiment_tag),
+            meta_keys=np.array(list(meta), dtype=object),
+            meta_dtypes=np.array(list(meta.values()), dtype=object),
+            **{f"in::{k}": v for k, v in a.inputs.items()},
+        )
+        return Case(legacy, folder, "libero_sim")
+
     session = ParitySession(
         settings_from_env({"GROOT_N1_7_LIBERO_CKPT": str(TINY_CKPT), "GROOT_PARITY_REPORT_DIR": str(tmp_path / "r")})
     )
-    case = Case(legacy, "legacy", "libero_sim")
-    assert session.run(case, "model").status == "pass"
+    case = write_legacy("legacy", a.seed)
+    model = session.run(case, "model")
+    assert model.status == "pass" and model.noise_source == f"seed {a.seed} (no recorded noise)"
     pre = session.run(case, "preprocessor")
     assert pre.status == "skip" and "legacy" in pre.message and "make produce" in pre.message
+    other_seed = session.run(write_legacy("legacy-seed", a.seed + 1), "model")
+    assert other_seed.status == "fail" and "action_pred" in other_seed.message
 
 
 def test_the_pytest_suite_itself_fails_on_edited_copies(golden_square: Path, tmp_path: Path) -> None:
     """End to end through `consumer/test_parity.py`, as `make consume` runs it."""
-    for name, edit in [("perturbed", perturb_action), ("seed", change_seed), ("shape", shorter_horizon)]:
+    for name, edit in [("perturbed", perturb_action), ("noise", shift_noise), ("shape", shorter_horizon)]:
         edited(golden_square, tmp_path / "dir" / name, edit)
     env = {
         "GROOT_N1_7_PARITY_DIR": str(tmp_path / "dir"),
@@ -151,7 +235,7 @@ def test_the_pytest_suite_itself_fails_on_edited_copies(golden_square: Path, tmp
         timeout=600,
     )
     assert proc.returncode == 1, proc.stdout[-3000:]
-    for name in ("perturbed", "seed", "shape"):
+    for name in ("perturbed", "noise", "shape"):
         assert f"test_parity[{name}-libero_sim-model]" in proc.stdout
     assert "3 failed" in proc.stdout
     assert len(list((tmp_path / "r").glob("parity-*.json"))) == 1

@@ -53,3 +53,10 @@ def test_readme_documents_every_knob() -> None:
         "GROOT_N1_7_LIBERO_CKPT",
         "GROOT_PARITY_DEVICE",
     }
+
+
+def test_checkpoint_mismatch_knob() -> None:
+    assert settings_from_env({}).checkpoint_mismatch == "fail"
+    assert settings_from_env({"GROOT_PARITY_CHECKPOINT_MISMATCH": "warn"}).checkpoint_mismatch == "warn"
+    with pytest.raises(SettingsError, match="GROOT_PARITY_CHECKPOINT_MISMATCH"):
+        settings_from_env({"GROOT_PARITY_CHECKPOINT_MISMATCH": "ignore"})

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from parity_format.artifact import read_artifact
+from parity_format.checkpoint import content_fingerprint
+from parity_format.noise_draw import NOISE_MEMBER
 from producer.cli import main
 from producer.original import PINNED_GR00T_COMMIT
 
@@ -58,6 +60,11 @@ def test_produce_writes_one_valid_artifact_per_tag_and_size(
     assert prov["versions"]["transformers"] == "4.57.3"
     assert prov["gr00t"]["commit"] == PINNED_GR00T_COMMIT, "install gr00t with `make gr00t GR00T_SRC=...`"
     assert len(prov["checkpoint"]["fingerprint"]) == 64
+    assert prov["checkpoint"]["content_fingerprint"]["digest"] == content_fingerprint(tiny_ckpt)["digest"]
+    assert prov["cuda"] is None  # CPU run: no CUDA determinism record
+    noise = artifact.outputs[NOISE_MEMBER]  # the exact draw: the step-0 action input the stages recorded
+    assert noise.dtype == np.float32 and noise.shape == (2, 16, 8)
+    assert np.array_equal(noise, artifact.outputs["stage.03.step0.action_in"])
 
 
 def test_same_seed_gives_identical_artifact_content(tiny_ckpt: Path, tmp_path: Path) -> None:
