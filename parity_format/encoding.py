@@ -9,13 +9,14 @@ decoder honours. Timestamps are fixed, so equal content gives byte-identical fil
 
 WHY one codec per member, not the smallest of four: compressing every member with every codec
 cost 6 s of a 16 s produce run (LZMA alone 4.3 s), and it grows with the bytes. Measured on the
-golden artifacts (``benchmarks/producer_phases.py --codecs`` prints the table): LZMA is the
-smallest codec for every large numeric member (``pixel_values`` 0.144x vs 0.197x for deflate and
-bzip2), random camera frames are incompressible by every codec (1.000x at best), and below
-:data:`SMALL_MEMBER` bytes all codecs together take well under a millisecond. So: small members
-still try every codec; a large member is probed on a few slices with the cheapest codec and is
-stored when the probe finds no redundancy, else LZMA-compressed once. Large members are
-compressed in worker threads (zlib, bz2 and lzma release the GIL).
+golden artifacts (``benchmarks/producer_phases.py codecs`` prints the table, README "Size"): LZMA
+is the smallest codec for every large numeric member (``pixel_values`` 0.144x vs 0.197x for
+deflate and bzip2), random camera frames are incompressible by every codec (1.000x at best), and
+below :data:`SMALL_MEMBER` bytes all codecs together take well under a millisecond. So: small
+members still try every codec; a large member is probed on a few slices with the cheapest codec
+and stored when the probe finds no redundancy, else LZMA-compressed once with a cheaper match
+finder (see :func:`_lzma`). Large members are compressed in worker threads (zlib, bz2 and lzma
+release the GIL), and identical arrays are compressed once.
 
 WHY headers are read separately: a member's dtype is known from its .npy header alone, so object
 (pickle) members are detected without ever decoding their data.
