@@ -63,16 +63,25 @@ $(CONSUMER_VENV)/.synced: envs/consumer/uv.lock envs/consumer/pyproject.toml pyp
 consumer-env: $(CONSUMER_VENV)/.synced ## consumer env: Python 3.12, lerobot[groot]==0.6.1
 
 gr00t: $(PRODUCER_VENV)/.synced ## install the original gr00t --no-deps (GR00T_SRC=checkout, else git URL)
-	@src="$(GR00T_SRC)"; \
+	@src="$(GR00T_SRC)"; origin="$(GR00T_GIT)"; \
 	if [ -n "$$src" ]; then \
 	  [ -f "$$src/pyproject.toml" ] || { echo "GR00T_SRC=$$src is not an Isaac-GR00T checkout"; exit 2; }; \
-	  commit=$$(git -C "$$src" rev-parse HEAD 2>/dev/null || echo unknown); spec="$$src"; \
+	  commit=$$(git -C "$$src" rev-parse HEAD 2>/dev/null || echo unknown); \
+	  origin=$$(git -C "$$src" remote get-url origin 2>/dev/null || true); \
+	  copy=$$(mktemp -d); trap 'rm -rf "$$copy"' EXIT; \
+	  if [ "$$commit" != unknown ]; then \
+	    [ -z "$$(git -C "$$src" status --porcelain --untracked-files=no)" ] || \
+	      echo "warning: $$src has uncommitted changes; installing its commit $$commit without them"; \
+	    git -C "$$src" archive --format=tar HEAD | tar -x -C "$$copy"; \
+	  else cp -R "$$src/." "$$copy"; fi; \
+	  spec="$$copy"; \
 	else commit="$(GR00T_COMMIT)"; spec="git+$(GR00T_GIT)@$(GR00T_COMMIT)"; fi; \
 	if [ "$$commit" != "$(GR00T_COMMIT)" ]; then \
 	  echo "warning: gr00t source is at $$commit, the harness pins $(GR00T_COMMIT)"; fi; \
 	$(UV) pip install --quiet --python $(PRODUCER_PY) --no-deps --reinstall-package gr00t "$$spec"; \
-	printf '{"source": "%s", "commit": "%s"}\n' "$$spec" "$$commit" > $(PRODUCER_VENV)/gr00t-source.json; \
-	echo "gr00t installed from $$spec ($$commit)"
+	printf '{"source": "%s", "commit": "%s", "origin": "%s"}\n' "$${src:-$$spec}" "$$commit" "$$origin" \
+	  > $(PRODUCER_VENV)/gr00t-source.json; \
+	echo "gr00t installed from $${src:-$$spec} ($$commit), built in a temporary copy: the checkout is left as is"
 
 test: producer-env consumer-env ## every suite, both environments (CI runs exactly this)
 	$(MAKE) --no-print-directory test-format test-producer test-consumer consume PARITY_DIR=$(GOLDEN_DIR)

@@ -11,6 +11,11 @@ Members (every one a plain .npy that ``np.load(path)`` reads without ``allow_pic
 * ``manifest`` 0-d str holding JSON: format name and version, tag, seed, provenance and, for every
   other member, its dtype, shape and :func:`array_checksum`.
 
+Format v2 stores identical arrays once: a later member whose dtype, shape and bytes equal an earlier
+one's is listed in the manifest with ``"alias_of": "<earlier member>"`` and has no zip entry (so
+plain ``np.load`` does not see it; :func:`read_artifact` restores it). Only members that LeRobot's own
+consumer never reads (``raw::*``, ``out::*``) become aliases; v1 files (no aliases) still read.
+
 Files without a manifest are LeRobot-producer ("legacy") files: read best-effort, object members
 skipped (never unpickled), ``seed`` None when not recorded.
 """
@@ -36,7 +41,8 @@ from .naming import tag_from_filename
 from .temp_files import make_temp_file, remove_stale_temp_files
 
 FORMAT_NAME = "groot-parity-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # v2: identical arrays stored once (manifest "alias_of"); v1 files still read
+ALIAS = "alias_of"
 IN, RAW, OUT = "in::", "raw::", "out::"
 MANIFEST = "manifest"
 _REQUIRED = ("action_pred", "seed", "embodiment_tag", "meta_keys", "meta_dtypes")
@@ -80,13 +86,14 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
     """Validate and atomically write ``artifact`` to ``path`` (temp file, fsync, os.replace)."""
     path = Path(path)
     members = _members(artifact, path)
+    listed, members = _store_each_array_once(members)
     manifest = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "embodiment_tag": artifact.embodiment_tag,
         "seed": int(members[1][1]),
         "provenance": artifact.provenance,
-        "members": {n: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_checksum(a)} for n, a in members},
+        "members": listed,
     }
     try:
         members.append((MANIFEST, np.array(json.dumps(manifest))))
@@ -113,6 +120,32 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
         finally:
             os.close(dir_fd)
     return path
+
+
+def aliasable(name: str) -> bool:
+    """Whether a duplicate member may be left out of the zip: only those LeRobot's consumer never reads."""
+    return name.startswith((RAW, OUT))
+
+
+def _store_each_array_once(
+    members: list[tuple[str, np.ndarray]],
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, np.ndarray]]]:
+    """Manifest entries for every member, and the members that get a zip entry.
+
+    The checksum covers dtype, shape and bytes, so equal checksums mean identical arrays.
+    """
+    listed: dict[str, dict[str, Any]] = {}
+    stored: list[tuple[str, np.ndarray]] = []
+    first_by_checksum: dict[str, str] = {}
+    for name, array in members:
+        checksum = array_checksum(array)
+        listed[name] = {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": checksum}
+        first = first_by_checksum.setdefault(checksum, name)
+        if first != name and aliasable(name):
+            listed[name][ALIAS] = first
+        else:
+            stored.append((name, array))
+    return listed, stored
 
 
 def _texts(fail: Fail, member: str, values: Any) -> np.ndarray:
@@ -198,7 +231,8 @@ def _read_current(path: Path, zf: zipfile.ZipFile, headers: dict[str, encoding.M
             raise fail(f"{header.dtype} member refused: artifacts never hold pickles", name)
         if name not in listed and name != MANIFEST:
             raise fail("present in the file but not listed in the manifest", name)
-    missing = [name for name in listed if name not in headers]
+    aliases = _aliases(fail, manifest, headers)
+    missing = [name for name in listed if name not in headers and name not in aliases]
     if missing:
         raise fail("listed in the manifest but missing from the file", missing[0])
     arrays = {}
@@ -206,15 +240,42 @@ def _read_current(path: Path, zf: zipfile.ZipFile, headers: dict[str, encoding.M
         if name == MANIFEST:
             continue
         arrays[name] = array = encoding.read_member(path, zf, name, header)
-        expected, actual = listed[name], array_checksum(array)  # the checksum covers dtype and shape too
-        if actual != expected.get("sha256"):
-            want = f"{str(expected.get('sha256'))[:16]}… ({expected.get('dtype')} {expected.get('shape')})"
-            got = f"{actual[:16]}… ({array.dtype.str} {list(array.shape)})"
-            raise fail(f"checksum mismatch: expected {want}, got {got}", name)
+        _verify_checksum(fail, name, listed[name], array)
+    for name, target in aliases.items():  # an alias carries its own checksum: verify it against the target
+        _verify_checksum(fail, name, listed[name], arrays[target])
+        arrays[name] = arrays[target].copy()  # a copy: editing one member must not change its twin
+    arrays = {name: arrays[name] for name in listed}  # manifest order (aliases have no zip position)
     artifact = _assemble(path, arrays, legacy=False, provenance=manifest["provenance"], notes=[])
     if [artifact.embodiment_tag, artifact.seed] != [manifest["embodiment_tag"], manifest["seed"]]:
         raise fail("embodiment_tag/seed members disagree with the manifest", MANIFEST)
     return artifact
+
+
+def _verify_checksum(fail: Fail, name: str, expected: dict[str, Any], array: np.ndarray) -> None:
+    actual = array_checksum(array)  # the checksum covers dtype and shape too
+    if actual != expected.get("sha256"):
+        want = f"{str(expected.get('sha256'))[:16]}… ({expected.get('dtype')} {expected.get('shape')})"
+        got = f"{actual[:16]}… ({array.dtype.str} {list(array.shape)})"
+        raise fail(f"checksum mismatch: expected {want}, got {got}", name)
+
+
+def _aliases(fail: Fail, manifest: dict[str, Any], headers: dict[str, encoding.MemberHeader]) -> dict[str, str]:
+    """alias -> stored member, each checked: v2+, aliasable name, no zip entry, target stored."""
+    aliases: dict[str, str] = {}
+    for name, entry in manifest["members"].items():
+        if ALIAS not in entry:
+            continue
+        target = entry[ALIAS]
+        if manifest["format_version"] < 2:
+            raise fail(f"'{ALIAS}' needs format v2, the manifest says v{manifest['format_version']}", name)
+        if name in headers:
+            raise fail(f"listed as an alias of {target!r} but also stored in the file", name)
+        if not aliasable(name):
+            raise fail("must be stored in the file (LeRobot's consumer reads it), not an alias", name)
+        if not isinstance(target, str) or target not in headers or target == MANIFEST:
+            raise fail(f"alias of {target!r}, which is not a member stored in the file", name)
+        aliases[name] = target
+    return aliases
 
 
 def _manifest(fail: Fail, array: np.ndarray) -> dict[str, Any]:

@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allow-patterns", default=None, help="comma-separated Hub file patterns (default: subfolder + JSON)"
     )
+    parser.add_argument(
+        "--path-root",
+        type=Path,
+        default=Path.cwd(),
+        help="local paths in the manifests (checkpoint, command line) are recorded relative to this directory "
+        "(default: the working directory); a path outside it keeps only its last component",
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("artifacts"), help="output directory (artifacts/)")
     parser.add_argument(
         "--tags",
@@ -109,7 +116,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
     from producer.original import OriginalGr00t, import_gr00t
-    from producer.provenance import cuda_determinism, provenance
+    from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
 
     import_gr00t()  # fail fast, before hashing a multi-GB checkpoint
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -117,10 +124,9 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
     print(f"checkpoint {ckpt}", flush=True)
     started = time.perf_counter()
     checkpoint = {
-        **ref.to_dict(),
-        "path": str(ckpt),
-        "fingerprint": checkpoint_fingerprint(ckpt),  # whole files: what older consumers compare
-        "content_fingerprint": content_fingerprint(ckpt),  # what determines the numbers; survives relocation
+        # whole files: what older consumers compare; then what determines the numbers (survives relocation)
+        **publishable_checkpoint(ref.to_dict(), ckpt, checkpoint_fingerprint(ckpt), args.path_root),
+        "content_fingerprint": content_fingerprint(ckpt),
     }
     original = OriginalGr00t(ckpt, device)
     print(
@@ -128,7 +134,13 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
         f"{time.perf_counter() - started:.1f}s",
         flush=True,
     )
-    meta = provenance(device=device, attention=original.attention, checkpoint=checkpoint, argv=sys.argv, cuda=cuda)
+    meta = provenance(
+        device=device,
+        attention=original.attention,
+        checkpoint=checkpoint,
+        argv=publishable_argv(sys.argv, args.path_root),
+        cuda=cuda,
+    )
     statistics = read_json(ckpt / "statistics.json")
 
     outcomes: list[TagOutcome] = []

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from parity_format import encoding
-from parity_format.artifact import MANIFEST, array_checksum, read_artifact
+from parity_format.artifact import ALIAS, MANIFEST, array_checksum, read_artifact
 from parity_format.errors import ArtifactError
 from parity_format.safe_text import safe_text
 from parity_format.tools import EXIT_OK, error, parse_args, table
@@ -138,7 +138,23 @@ def _scan(path: Path) -> tuple[dict[str, Any] | None, list[Member]]:
                         expected.get("sha256"),
                     ]
                     member.checksum = "ok" if same else "MISMATCH"
+        members += _alias_rows(listed, members)
     return manifest, members
+
+
+def _alias_rows(listed: dict[str, Any], stored: list[Member]) -> list[Member]:
+    """Rows for members stored once under another name (format v2 ``alias_of``), checked like the rest."""
+    by_name = {m.name: m for m in stored}
+    rows = []
+    for name, entry in listed.items():
+        target = by_name.get(entry.get(ALIAS)) if isinstance(entry, dict) and name not in by_name else None
+        if target is None:
+            continue
+        row = Member(**{**asdict(target), "name": name})
+        same = [row.dtype, row.shape, row.sha256] == [entry.get("dtype"), entry.get("shape"), entry.get("sha256")]
+        row.checksum = ("ok" if same else "MISMATCH") if target.checksum == "ok" else target.checksum
+        rows.append(row)
+    return rows
 
 
 def inspect(path: Path) -> Inspection:

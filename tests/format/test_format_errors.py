@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from parity_format import Artifact, ArtifactError, read_artifact, write_artifact
-from parity_format.artifact import array_checksum
+from parity_format.artifact import FORMAT_VERSION, array_checksum
 
 Rewrite = Callable[..., None]
 
@@ -86,9 +86,10 @@ def test_crc_error_names_member(written: Path) -> None:
 
 
 def test_newer_format_version(written: Path, rewrite_npz: Rewrite) -> None:
-    _set_manifest(written, rewrite_npz, format_version=2)
+    _set_manifest(written, rewrite_npz, format_version=FORMAT_VERSION + 1)
     err = _error(written)
-    assert "written by format v2; this reader supports v1; upgrade groot-parity" in str(err)
+    newer, ours = FORMAT_VERSION + 1, FORMAT_VERSION
+    assert f"written by format v{newer}; this reader supports v{ours}; upgrade groot-parity" in str(err)
     assert err.member == "manifest"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parity_format.artifact import Artifact, array_checksum, read_artifact, write_artifact
+from parity_format.artifact import FORMAT_VERSION, Artifact, array_checksum, read_artifact, write_artifact
 from parity_format.tools import diff_artifacts, inspect_artifact
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_inspect_shows_manifest_checksums_and_stats(tmp_path: Path, make_artifac
     path = write_artifact(artifact, tmp_path / NAME)
     code, out, err = run(inspect_artifact.main, path)
     assert (code, err) == (0, "")
-    assert re.search(r"format:\s+groot-parity-artifact v1", out)
+    assert re.search(rf"format:\s+groot-parity-artifact v{FORMAT_VERSION}", out)
     assert re.search(r"embodiment tag:\s+libero_sim", out) and re.search(r"seed:\s+42\n", out)
     assert re.search(r"legacy:\s+no", out)
     assert re.search(r"gr00t commit:\s+626af89d3e91 \(source git\+https://github.com/NVIDIA/Isaac-GR00T@626af89\)", out)
