@@ -18,7 +18,8 @@ import numpy as np
 
 from consumer.known_divergences import KnownDivergence, divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
-from consumer.settings import ENV_CKPT, Settings
+from consumer.parallel import worker_cuda_device
+from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
 from parity_format.checkpoint import (
     CheckpointError,
@@ -104,13 +105,14 @@ class ParitySession:
         Following the artifact matters: torch draws a different noise stream on CPU and CUDA, so
         a CPU-produced golden fixture replayed on a GPU box would otherwise fail for no real reason.
         """
-        if self.settings.device:
+        if self.settings.device and self.settings.device != CUDA_AUTO:
             return self.settings.device
         produced_on = str((artifact.provenance or {}).get("device", "cpu")).split(":")[0]
-        if produced_on == "cuda":
+        if produced_on == "cuda" or self.settings.device == CUDA_AUTO:
             import torch
 
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            count = torch.cuda.device_count()
+            return worker_cuda_device(count) if count or self.settings.device == CUDA_AUTO else "cpu"
         return "cpu"
 
     # -- checkpoint ---------------------------------------------------------------------------
@@ -279,7 +281,7 @@ class ParitySession:
         )
 
 
-def write_json_report(results: list[CheckResult], report_dir: Path, settings: Settings) -> Path:
+def write_json_report(results: list[CheckResult] | list[dict[str, Any]], report_dir: Path, settings: Settings) -> Path:
     """One JSON file per run, next to the pytest output, for CI to keep."""
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -288,7 +290,7 @@ def write_json_report(results: list[CheckResult], report_dir: Path, settings: Se
         "created_utc": stamp,
         "artifact_dir": str(settings.artifact_dir),
         "tolerances": settings.tolerances.describe(),
-        "results": [r.to_dict() for r in results],
+        "results": [r if isinstance(r, dict) else r.to_dict() for r in results],  # dicts: merged from xdist workers
     }
     path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     return path
