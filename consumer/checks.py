@@ -104,6 +104,7 @@ class ParitySession:
 
         Following the artifact matters: torch draws a different noise stream on CPU and CUDA, so
         a CPU-produced golden fixture replayed on a GPU box would otherwise fail for no real reason.
+        CUDA under pytest-xdist (and ``cuda:auto``): each worker its own GPU (consumer/parallel.py).
         """
         if self.settings.device and self.settings.device != CUDA_AUTO:
             return self.settings.device

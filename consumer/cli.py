@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from consumer.checks import CHECKS, CheckResult, ParitySession, discover, write_json_report
-from consumer.settings import KNOBS, SettingsError, settings_from_env
+from consumer.settings import KNOBS, SettingsError, artifact_dir_from, settings_from_env
 
 STATUS_TEXT = {"pass": "PASS", "fail": "FAIL", "xfail": "KNOWN DIVERGENCE", "skip": "SKIP"}
 
@@ -26,7 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dir", type=Path, default=None, help="artifact directory (default: GROOT_N1_7_PARITY_DIR)")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="artifact directory or hf://datasets/<org>/<name>@<rev>[/<subdir>] (default: GROOT_N1_7_PARITY_DIR)",
+    )
     parser.add_argument("--tags", default="", help="only these embodiment tags (comma-separated)")
     parser.add_argument("--check", choices=CHECKS, action="append", help="only this check (repeatable)")
     return parser
@@ -44,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_env()
+        directory = artifact_dir_from(args.dir) if args.dir else settings.artifact_dir
     except SettingsError as exc:
         print(f"groot-parity-consume: error: {exc}", file=sys.stderr)
         return 2
-    directory = args.dir or settings.artifact_dir
     cases = discover(directory)
     wanted = {t.strip() for t in args.tags.split(",") if t.strip()}
     cases = [c for c in cases if not wanted or c.tag in wanted]
