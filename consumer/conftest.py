@@ -47,7 +47,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist hook, on the controller, as each worker finishes
 def pytest_testnodedown(node: Any, error: object) -> None:
-    _WORKER_PARTS.append(json.loads(node.workeroutput.get(WORKER_OUTPUT_KEY, "[]")))
+    _WORKER_PARTS.append(json.loads(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY, "[]")))  # crashed: none
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -159,7 +159,8 @@ def publish(
 ) -> str:
     """Verify every artifact below ``artifacts``, then upload them in one commit; return the commit id.
 
-    Verifying first means a corrupt file is never published. The dataset repo (and the ``revision``
+    The commit also removes artifacts of an earlier publish that this folder no longer has (under
+    ``path_in_repo``), so a revision never mixes two runs. Verifying first means a corrupt file is never published. The dataset repo (and the ``revision``
     branch) are created if missing. Credentials are huggingface_hub's own (``HF_TOKEN`` or ``hf auth login``).
     """
     if not artifacts.is_dir():
@@ -181,6 +182,7 @@ def publish(
         revision=revision,
         path_in_repo=path_in_repo,
         allow_patterns=[ARTIFACT_PATTERN],
+        delete_patterns=[ARTIFACT_PATTERN],  # the revision then holds exactly this folder's artifacts
         commit_message=message or f"groot-parity: {len(paths)} artifact(s) from {artifacts.name}",
     )
     return str(getattr(info, "oid", "") or "")

@@ -168,6 +168,7 @@ def test_publish_uploads_verified_artifacts_to_a_dataset_repo(artifacts: Path) -
     upload = api.calls[-1][1]
     assert upload["repo_type"] == "dataset" and upload["revision"] == "parity-v1"
     assert upload["folder_path"] == str(artifacts) and upload["allow_patterns"] == ["*.npz"]
+    assert upload["delete_patterns"] == ["*.npz"]  # a re-publish never leaves artifacts of an older run
 
 
 def test_publish_refuses_a_corrupt_or_empty_folder_before_uploading(artifacts: Path, tmp_path: Path) -> None:
