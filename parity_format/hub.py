@@ -160,8 +160,9 @@ def publish(
     """Verify every artifact below ``artifacts``, then upload them in one commit; return the commit id.
 
     The commit also removes artifacts of an earlier publish that this folder no longer has (under
-    ``path_in_repo``), so a revision never mixes two runs. Verifying first means a corrupt file is never published. The dataset repo (and the ``revision``
-    branch) are created if missing. Credentials are huggingface_hub's own (``HF_TOKEN`` or ``hf auth login``).
+    ``path_in_repo``), so a revision never mixes two runs. Verifying first means a corrupt file is never
+    published. The dataset repo (and the ``revision`` branch) are created if missing. Credentials are
+    huggingface_hub's own (``HF_TOKEN`` or ``hf auth login``).
     """
     if not artifacts.is_dir():
         raise HubError(f"{artifacts} is not a directory of artifacts")
