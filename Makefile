@@ -30,7 +30,13 @@ DEVICE          ?=
 SEED            ?= 42
 BATCH_SIZE      ?= 2
 IMAGE_SIZES     ?= 256x256 240x320
+PLAN            ?=
+# make publish / fetch (a Hub dataset repo; REVISION and TAGS as above)
+REPO            ?=
+ARTIFACTS       ?= $(OUT)
+SUBDIR          ?=
 # make consume / demo
+JOBS            ?= 1
 PARITY_DIR      ?= $(or $(GROOT_N1_7_PARITY_DIR),$(OUT))
 GOLDEN_DIR      := fixtures/golden
 TINY_CKPT       := fixtures/tiny-groot-n1.7
@@ -40,7 +46,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
 .PHONY: help envs producer-env consumer-env gr00t test test-format test-producer test-consumer \
-        consume demo produce fixtures tiny-checkpoint report lock lint bench clean
+        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -96,18 +102,28 @@ test-producer: ## producer logic (+ end to end where gr00t is installed)
 test-consumer: ## consumer logic, and failure detection on edited copies of the golden fixtures
 	$(CONSUMER_PY) -m pytest -q tests/consumer $(PYTEST_ARGS)
 
-consume: consumer-env ## parity suite on PARITY_DIR (default: OUT=artifacts)
-	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py $(PYTEST_ARGS)
+consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); JOBS=N: N workers
+	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py \
+	  $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadgroup) $(PYTEST_ARGS)
 
 demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
 
-produce: producer-env ## run the original on CKPT, write artifacts to OUT (CUDA box)
-	@[ -n "$(CKPT)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10)"; exit 2; }
+produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT
+	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
-	$(PRODUCER_PY) -m producer.cli --ckpt "$(CKPT)" --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
+	$(PRODUCER_PY) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) \
 	  $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
+
+publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
+	@[ -n "$(REPO)" ] || { echo "set REPO=<org>/<dataset repo> (and log in: hf auth login, or HF_TOKEN)"; exit 2; }
+	$(CONSUMER_PY) -m parity_format.hub publish "$(ARTIFACTS)" --repo "$(REPO)" $(if $(REVISION),--revision "$(REVISION)")
+
+fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF cache, verify every checksum
+	@[ -n "$(REPO)" ] && [ -n "$(REVISION)" ] || { echo "set REPO=<org>/<dataset repo> REVISION=<commit>"; exit 2; }
+	$(CONSUMER_PY) -m parity_format.hub fetch --repo "$(REPO)" --revision "$(REVISION)" \
+	  $(if $(TAGS),--tags "$(TAGS)") $(if $(SUBDIR),--subdir "$(SUBDIR)")
 
 fixtures: producer-env ## regenerate the golden fixtures with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }

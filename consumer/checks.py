@@ -14,8 +14,9 @@ from typing import Any
 
 from consumer.checkpoint_identity import FingerprintCache
 from consumer.known_divergences import KnownDivergence
+from consumer.parallel import worker_cuda_device
 from consumer.run_report import write_json_report as write_json_report  # moved; re-exported for old imports
-from consumer.settings import ENV_CKPT, Settings
+from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from consumer.verdict import verdict
 from parity_format.artifact import Artifact, read_artifact
 from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
@@ -60,14 +61,16 @@ class ParitySession:
 
         Following the artifact matters only for artifacts without recorded noise: torch draws a
         different noise stream on CPU and CUDA, so their seed reproduces the noise on one device type.
+        CUDA under pytest-xdist (and ``cuda:auto``): each worker its own GPU (consumer/parallel.py).
         """
-        if self.settings.device:
+        if self.settings.device and self.settings.device != CUDA_AUTO:
             return self.settings.device
         produced_on = str((artifact.provenance or {}).get("device", "cpu")).split(":")[0]
-        if produced_on == "cuda":
+        if produced_on == "cuda" or self.settings.device == CUDA_AUTO:
             import torch
 
-            return "cuda" if torch.cuda.is_available() else "cpu"
+            count = torch.cuda.device_count()
+            return worker_cuda_device(count) if count or self.settings.device == CUDA_AUTO else "cpu"
         return "cpu"
 
     # -- checkpoint ---------------------------------------------------------------------------

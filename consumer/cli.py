@@ -13,7 +13,6 @@ import argparse
 import sys
 from collections import Counter
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from consumer.check_registry import CHECKS, REGISTRY
@@ -21,7 +20,7 @@ from consumer.checks import CheckResult, ParitySession, discover
 from consumer.ci_env import running_in_ci
 from consumer.preflight import check_environment
 from consumer.run_report import write_json_report
-from consumer.settings import KNOBS, SettingsError, settings_from_env
+from consumer.settings import KNOBS, SettingsError, artifact_dir_from, settings_from_env
 from parity_format.formatting import fmt_num
 from parity_format.safe_text import safe_lines, safe_text
 from parity_format.status import Status
@@ -37,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--dir", type=Path, default=None, help="artifact directory (default: GROOT_N1_7_PARITY_DIR)")
+    parser.add_argument(
+        "--dir",
+        default=None,
+        help="artifact directory or hf://datasets/<org>/<name>@<rev>[/<subdir>] (default: GROOT_N1_7_PARITY_DIR)",
+    )
     parser.add_argument("--tags", default="", help="only these embodiment tags (comma-separated)")
     parser.add_argument("--check", choices=CHECKS, action="append", help="only this check (repeatable)")
     return parser
@@ -83,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_env()
         check_environment(settings)
+        directory = artifact_dir_from(args.dir) if args.dir else settings.artifact_dir
     except SettingsError as exc:
         print(f"groot-parity-consume: error: {exc}", file=sys.stderr)
         return 2
-    directory = args.dir or settings.artifact_dir
     cases = discover(directory)
     wanted = {t.strip() for t in args.tags.split(",") if t.strip()}
     cases = [c for c in cases if not wanted or c.tag in wanted]

@@ -1,18 +1,29 @@
-"""pytest wiring for the parity suite: one session (models loaded once), one JSON report per run, always."""
+"""pytest wiring for the parity suite: one session (models loaded once), one JSON report per run, always.
+
+Under pytest-xdist (``make consume JOBS=N``) each worker runs its cases and sends its results to the
+controller, which rebuilds them as the consumer's own classes and writes the one run report.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
-from consumer.checks import ParitySession
+from consumer.check_registry import CHECKS
+from consumer.checks import ParitySession, discover
 from consumer.ci_env import running_in_ci
+from consumer.parallel import WORKER_OUTPUT_KEY, case_groups, make_group_scheduler, merge_worker_results, worker_payload
 from consumer.preflight import check_environment
 from consumer.run_report import write_json_report
 from consumer.settings import SettingsError, settings_from_env
+from parity_format.results import CheckResult
 from parity_format.status import Status
 from parity_format.tolerance import ENV_TOL
 
 _SESSION: ParitySession | None = None
+_WORKER_PARTS: list[list[dict[str, Any]]] = []  # pytest-xdist controller: results sent by each worker
 
 
 def parity_session() -> ParitySession:
@@ -34,11 +45,33 @@ def parity_session_fixture() -> ParitySession:
     return parity_session()
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist hook, on the controller: `--dist loadgroup` by checkpoint
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    settings = parity_session().settings
+    return make_group_scheduler(
+        config, log, case_groups(discover(settings.artifact_dir), CHECKS, settings.checkpoint_override)
+    )
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist hook, on the controller, as each worker finishes
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _WORKER_PARTS.append(json.loads(getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY, "[]")))  # crashed: none
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _SESSION is None:  # configuration failed: already reported as a usage error
         return
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: the controller writes the one report
+        session.config.workeroutput[WORKER_OUTPUT_KEY] = worker_payload([r.to_dict() for r in _SESSION.results])
+        return
+    records: list[Any] = list(_SESSION.results)
+    if _WORKER_PARTS:  # the xdist controller: every worker's results, read back as the consumer's own classes
+        records = merge_worker_results(_WORKER_PARTS)  # dicts keep the "worker" that ran each case
+        _SESSION.results = [CheckResult.from_dict(r) for r in records]
     unmatched = _SESSION.unmatched_tolerance_overrides()
-    path = write_json_report(_SESSION.results, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
+    path = write_json_report(records, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"parity JSON report: {path}")

@@ -50,7 +50,9 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _result_dict(result: CheckResult) -> dict[str, Any]:
+def _result_dict(result: CheckResult | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(result, dict):  # already a dict: merged from pytest-xdist workers
+        return result
     try:
         return result.to_dict()
     except Exception as exc:  # the report must exist even if one result cannot describe itself
@@ -65,7 +67,7 @@ def _result_dict(result: CheckResult) -> dict[str, Any]:
 
 
 def write_json_report(
-    results: Sequence[CheckResult],
+    results: Sequence[CheckResult | dict[str, Any]],
     report_dir: Path,
     settings: Settings,
     unmatched_overrides: Sequence[str] | None = None,

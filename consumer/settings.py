@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from parity_format.hub import HubError, download, is_hub_url, parse_hub_url
 from parity_format.limits import KNOBS as LIMIT_KNOBS
 from parity_format.limits import LimitsConfigError, limits_from_env
 from parity_format.tolerance import KNOBS as TOLERANCE_KNOBS
@@ -19,6 +20,7 @@ ENV_REPORT_DIR = "GROOT_PARITY_REPORT_DIR"
 ENV_DTYPE = "GROOT_PARITY_DTYPE"
 ENV_DEBUG = "GROOT_PARITY_DEBUG"
 ENV_CHECKPOINT_MISMATCH = "GROOT_PARITY_CHECKPOINT_MISMATCH"
+CUDA_AUTO = "cuda:auto"
 DTYPES = ("float32", "bfloat16")
 CHECKPOINT_MISMATCH_MODES = ("fail", "warn")
 DEFAULT_DIR = Path("artifacts")
@@ -26,15 +28,20 @@ DEFAULT_REPORT_DIR = Path("reports")
 
 KNOBS: dict[str, str] = {
     **TOLERANCE_KNOBS,
-    ENV_DIR: f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden).",
+    ENV_DIR: (
+        f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden), "
+        "or a published revision: hf://datasets/<org>/<name>@<revision>[/<subdir>] (read from the Hugging Face "
+        "cache, downloaded when missing unless HF_HUB_OFFLINE=1; `make fetch` brings it ahead of time)."
+    ),
     ENV_CKPT: (
         "Checkpoint to replay with (local dir). Default: the checkpoint named in each artifact's manifest "
         "(local path, else the Hugging Face cache); legacy artifacts: nvidia/GR00T-N1.7-LIBERO libero_10 "
         "from the cache."
     ),
     ENV_DEVICE: (
-        "cpu or cuda[:N] for LeRobot's model (default: the device type each artifact was produced on, when "
-        "this machine has it, else cpu; the preprocessor always runs on cpu)."
+        "cpu, cuda[:N] or cuda:auto for LeRobot's model (default: the device type each artifact was produced on, when "
+        "this machine has it, else cpu; the preprocessor always runs on cpu). cuda:auto, and the cuda default "
+        "under `make consume JOBS=N`, give pytest-xdist worker gwK the GPU K mod (number of GPUs)."
     ),
     ENV_DTYPE: (
         "Dtype LeRobot's model runs in: float32 (default, what the producer uses) or bfloat16, to see where "
@@ -81,8 +88,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         return env.get(name, "").strip()
 
     device = get(ENV_DEVICE) or None
-    if device is not None and not (device == "cpu" or device == "cuda" or _is_cuda_index(device)):
-        raise SettingsError(f"{ENV_DEVICE}={device!r}: expected cpu, cuda or cuda:N")
+    if device is not None and not (device in ("cpu", "cuda", CUDA_AUTO) or _is_cuda_index(device)):
+        raise SettingsError(f"{ENV_DEVICE}={device!r}: expected cpu, cuda, cuda:N or {CUDA_AUTO}")
     dtype = get(ENV_DTYPE) or "float32"
     if dtype not in DTYPES:
         raise SettingsError(f"{ENV_DTYPE}={dtype!r}: expected one of {', '.join(DTYPES)}")
@@ -100,7 +107,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     if debug not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
         raise SettingsError(f"{ENV_DEBUG}={debug!r}: expected 1/true/yes or 0/false/no")
     return Settings(
-        artifact_dir=Path(get(ENV_DIR) or DEFAULT_DIR),
+        artifact_dir=artifact_dir_from(get(ENV_DIR)),
         checkpoint_override=Path(get(ENV_CKPT)).expanduser() if get(ENV_CKPT) else None,
         device=device,
         dtype=dtype,
@@ -109,6 +116,18 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         debug=debug in ("1", "true", "yes", "on"),
         checkpoint_mismatch=mismatch,
     )
+
+
+def artifact_dir_from(value: str) -> Path:
+    """A local directory as given, or the cache folder of an hf://datasets/... revision (see parity_format.hub)."""
+    if not value:
+        return DEFAULT_DIR
+    if not is_hub_url(value):
+        return Path(value)
+    try:
+        return download(parse_hub_url(value))  # each case verifies its own file's checksums when it runs
+    except HubError as exc:
+        raise SettingsError(f"{ENV_DIR}: {exc}") from exc
 
 
 def _is_cuda_index(text: str) -> bool:

@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--ckpt", required=True, help="local checkpoint dir, or a Hugging Face Hub repo id")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="local checkpoint dir, or a Hugging Face Hub repo id")
+    source.add_argument(
+        "--plan", type=Path, help="TOML plan of many checkpoints, one folder each in --out-dir (plans/example.toml)"
+    )
     parser.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of --ckpt")
     parser.add_argument("--subfolder", default=None, help="checkpoint subfolder inside the Hub repo (libero_10)")
     parser.add_argument(
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes = validate_arguments(args)
     except (ArgumentProblem, ValueError) as exc:
         return fail(str(exc))
+    if args.plan is not None:
+        from producer.plan import main_plan
+
+        return main_plan(args)
     from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
     from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
     from producer.embodiments import TagSelectionError, select_tags
