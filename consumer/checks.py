@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from consumer.embodiment_check import embodiment_id_parity
 from consumer.known_divergences import KnownDivergence, divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
 from consumer.settings import ENV_CKPT, Settings
@@ -31,7 +32,7 @@ from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
 from parity_format.stages import StageComparison, compare_stages, stage_items
 
-CHECKS = ("model", "preprocessor")
+CHECKS = ("model", "preprocessor", "embodiment_ids")
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
 REGENERATE_HINT = "regenerate it with `make produce CKPT=<checkpoint>` (producer env, original gr00t)"
 
@@ -167,6 +168,8 @@ class ParitySession:
             artifact = read_artifact(case.path)
             if check == "model":
                 result = self._model_parity(case, artifact)
+            elif check == "embodiment_ids":
+                result = embodiment_id_parity(self, case, artifact)
             else:
                 result = self._preprocessor_parity(case, artifact)
         except ArtifactError as exc:
@@ -234,7 +237,17 @@ class ParitySession:
         if artifact.raw is None:
             raise Skip(f"{case.path.name} has no raw observations (legacy layout); {REGENERATE_HINT}")
         ckpt = self.checkpoint_for(artifact)
-        out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
+        known = divergences_for("preprocessor", artifact, ckpt)
+        try:
+            out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
+        except Exception as exc:  # LeRobot refused the input: declared (xfail) or a failure naming the error
+            refused = [d for d in known if d.explains_refusal(exc)]
+            text = f"LeRobot's preprocessor raised {type(exc).__name__}: {exc}"
+            if not refused:
+                return CheckResult(case, "preprocessor", "fail", text, None, [d.name for d in known])
+            reasons = "; ".join(f"[{d.name}] {d.reason}" for d in refused)
+            return CheckResult(case, "preprocessor", "xfail", f"known divergence: {reasons} ({text})", None,
+                               [d.name for d in refused])
         original = {k.split(".")[-1]: v for k, v in artifact.inputs.items()}
         expected = {k: original[k] for k in PREPROCESSOR_KEYS if k in original}
         report = compare_mappings(
@@ -248,7 +261,7 @@ class ParitySession:
         if extra:
             report.notes.append(f"only in the original, not compared (training-only): {', '.join(extra)}")
         report.notes += out.notes
-        return self._verdict(case, "preprocessor", report, divergences_for("preprocessor", artifact, ckpt))
+        return self._verdict(case, "preprocessor", report, known)
 
     @staticmethod
     def _verdict(case: Case, check: str, report: ComparisonReport, known: list[KnownDivergence]) -> CheckResult:
@@ -270,6 +283,17 @@ class ParitySession:
         failing = {t.name.split(".")[-1] for t in report.tensors if not t.passed}
         failing |= set(report.only_expected) | set(report.only_actual)
         explained = {name for d in known for name in d.tensors}
+        stale = [d.name for d in known if not failing & set(d.tensors)]  # each entry must reproduce itself
+        if known and failing and failing <= explained and stale:
+            return CheckResult(
+                case,
+                check,
+                "fail",
+                f"declared known divergence(s) {stale} did not reproduce here. Remove or narrow them in "
+                "consumer/known_divergences.py.",
+                report,
+                names,
+            )
         if known and failing and failing <= explained:
             reasons = "; ".join(f"[{d.name}] {d.reason}" for d in known)
             return CheckResult(case, check, "xfail", f"known divergence: {reasons}", report, names)
