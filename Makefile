@@ -110,7 +110,7 @@ produce: producer-env ## run the original on CKPT, write artifacts to OUT (CUDA 
 fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpoints with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu PROBES=1 IMAGE_SIZES=256x256
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu PROBES=1 IMAGE_SIZES=256x256 TAGS=libero_sim
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu IMAGE_SIZES=256x256
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu \
 	  IMAGE_SIZES=480x640+256x256 TAGS=new_embodiment

@@ -246,8 +246,9 @@ class ParitySession:
             if not refused:
                 return CheckResult(case, "preprocessor", "fail", text, None, [d.name for d in known])
             reasons = "; ".join(f"[{d.name}] {d.reason}" for d in refused)
-            return CheckResult(case, "preprocessor", "xfail", f"known divergence: {reasons} ({text})", None,
-                               [d.name for d in refused])
+            return CheckResult(
+                case, "preprocessor", "xfail", f"known divergence: {reasons} ({text})", None, [d.name for d in refused]
+            )
         original = {k.split(".")[-1]: v for k, v in artifact.inputs.items()}
         expected = {k: original[k] for k in PREPROCESSOR_KEYS if k in original}
         report = compare_mappings(

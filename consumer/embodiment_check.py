@@ -45,7 +45,7 @@ def compare_tables(
     report = compare_mappings(label, expected, actual, tolerances, exact_keys=tuple(original))
     differing = [
         f"{tag}: original {'none' if original[tag] is None else original[tag]}, LeRobot "
-        f"{lerobot[tag] if tag in lerobot else 'absent (uses 0)'}"
+        f"{lerobot.get(tag, 'absent (uses 0)')}"
         for tag in original
         if int(expected[tag][0]) != int(actual[tag][0])
     ]
