@@ -21,7 +21,10 @@ DEFAULT_REPORT_DIR = Path("reports")
 
 KNOBS: dict[str, str] = {
     **TOLERANCE_KNOBS,
-    ENV_DIR: f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden).",
+    ENV_DIR: (
+        f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden "
+        "and fixtures/golden-alt)."
+    ),
     ENV_CKPT: (
         "Checkpoint to replay with (local dir). Default: the checkpoint named in each artifact's manifest "
         "(local path, else the Hugging Face cache); legacy artifacts: nvidia/GR00T-N1.7-LIBERO libero_10 "
