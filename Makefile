@@ -35,11 +35,15 @@ PLAN            ?=
 REPO            ?=
 ARTIFACTS       ?= $(OUT)
 SUBDIR          ?=
+PROBES          ?=
 # make consume / demo
 JOBS            ?= 1
 PARITY_DIR      ?= $(or $(GROOT_N1_7_PARITY_DIR),$(OUT))
 GOLDEN_DIR      := fixtures/golden
 TINY_CKPT       := fixtures/tiny-groot-n1.7
+# second fixture checkpoint (builder --variant alt): other image geometry, state/video history, mixed cameras
+GOLDEN_ALT_DIR  := fixtures/golden-alt
+TINY_ALT_CKPT   := fixtures/tiny-groot-n1.7-alt
 PYTEST_ARGS     ?=
 
 export NO_ALBUMENTATIONS_UPDATE := 1
@@ -90,7 +94,9 @@ gr00t: $(PRODUCER_VENV)/.synced ## install the original gr00t --no-deps (GR00T_S
 	echo "gr00t installed from $${src:-$$spec} ($$commit), built in a temporary copy: the checkout is left as is"
 
 test: producer-env consumer-env ## every suite, both environments (CI runs exactly this)
-	$(MAKE) --no-print-directory test-format test-producer test-consumer consume PARITY_DIR=$(GOLDEN_DIR)
+	$(MAKE) --no-print-directory test-format test-producer test-consumer
+	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_DIR)
+	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_ALT_DIR)
 
 test-format: ## the shared format's tests, on Python 3.10 and 3.12
 	$(PRODUCER_PY) -m pytest -q tests/format $(PYTEST_ARGS)
@@ -108,12 +114,13 @@ consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); 
 
 demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
+	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_ALT_DIR)
 
 produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT
 	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_PY) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
-	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) \
+	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
 	  $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
 publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
@@ -125,12 +132,17 @@ fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF 
 	$(CONSUMER_PY) -m parity_format.hub fetch --repo "$(REPO)" --revision "$(REVISION)" \
 	  $(if $(TAGS),--tags "$(TAGS)") $(if $(SUBDIR),--subdir "$(SUBDIR)")
 
-fixtures: producer-env ## regenerate the golden fixtures with the real original (needs GR00T_SRC)
+fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpoints with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu PROBES=1 IMAGE_SIZES=256x256 TAGS=libero_sim
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu IMAGE_SIZES=256x256
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu \
+	  IMAGE_SIZES=480x640+256x256 TAGS=new_embodiment
 
-tiny-checkpoint: consumer-env ## rebuild the tiny random-weight checkpoint fixture (deterministic)
+tiny-checkpoint: consumer-env ## rebuild both tiny random-weight checkpoint fixtures (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant alt --out $(TINY_ALT_CKPT)
 
 report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
 	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \

@@ -1,42 +1,108 @@
 """Divergences between gr00t@626af89 and lerobot 0.6.1 that are real, understood and declared.
 
 A declared divergence turns the matching failure into an expected failure (xfail) that names its cause
-and both versions. It is strict: if the check passes where the divergence applies, the case FAILS and
-asks for the entry to be removed, so a fix on either side gets noticed. It only ever explains the
-tensors it lists: any other tensor out of tolerance is still a plain failure.
+and both versions. Each one applies only under the exact condition that causes it, read from the
+checkpoint and the artifact. It is strict: if the check passes, or none of its tensors differs, where
+the divergence applies, the case FAILS and asks for the entry to be removed, so a fix on either side
+gets noticed. It only ever explains the tensors it lists: any other tensor out of tolerance is still a
+plain failure. A divergence with ``refusal`` set is LeRobot refusing the input outright: it explains an
+exception from LeRobot whose text matches that pattern, and nothing else.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from parity_format.artifact import Artifact
 from parity_format.checkpoint import read_json
 
 ORIGINAL = "gr00t@626af89"
 REIMPLEMENTATION = "lerobot 0.6.1"
+# Tags the original's built-in table maps and lerobot 0.6.1's fallback table lacks (verified per
+# artifact by consumer/embodiment_check.py against the table the producer recorded).
+TAGS_MISSING_FROM_LEROBOT_TABLE = ("unitree_g1_sonic", "robocasa_panda_omron", "robocasa_gr1_tabletop")
 
 
 @dataclass(frozen=True)
 class KnownDivergence:
     name: str
-    check: str  # "model" | "preprocessor"
+    check: str  # "model" | "preprocessor" | "embodiment_ids"
     tensors: tuple[str, ...]  # the only tensors this divergence may explain
     reason: str
     applies: Callable[[Artifact, Path], bool]
+    refusal: str | None = None  # regex: LeRobot raises an error matching it instead of computing
+
+    def explains_refusal(self, error: BaseException) -> bool:
+        return self.refusal is not None and re.search(self.refusal, f"{type(error).__name__}: {error}") is not None
 
 
-def _non_square_frames(artifact: Artifact, _ckpt: Path) -> bool:
+def processor_kwargs(ckpt: Path) -> dict[str, Any]:
+    kwargs = read_json(ckpt / "processor_config.json").get("processor_kwargs", {})
+    return kwargs if isinstance(kwargs, dict) else {}
+
+
+def _frame_sizes(artifact: Artifact) -> set[tuple[int, int]]:
     if artifact.raw is None:
+        return set()
+    return {(int(frames.shape[2]), int(frames.shape[3])) for frames in artifact.raw.video.values()}
+
+
+def _letterbox_skipped(artifact: Artifact, ckpt: Path) -> bool:
+    """Non-square frames AND letter_box_transform not true: only then does lerobot skip the original's pad."""
+    non_square = any(h != w for h, w in _frame_sizes(artifact))
+    return non_square and processor_kwargs(ckpt).get("letter_box_transform") is not True
+
+
+def _geometry_ignored(artifact: Artifact, ckpt: Path) -> bool:
+    """image_target_size null: lerobot drops shortest_image_edge/crop_fraction for its default geometry.
+
+    Exact: it matters only when the checkpoint's (edge, fraction) differ from lerobot's defaults.
+    """
+    kwargs = processor_kwargs(ckpt)
+    if artifact.raw is None or kwargs.get("image_target_size") is not None:
         return False
-    return any(frames.shape[2] != frames.shape[3] for frames in artifact.raw.video.values())
+    from lerobot.policies.groot.configuration_groot import N1_7_DEFAULT_IMAGE_CROP_SIZE, N1_7_DEFAULT_IMAGE_TARGET_SIZE
+
+    default_edge = int(N1_7_DEFAULT_IMAGE_TARGET_SIZE[0])
+    default_fraction = N1_7_DEFAULT_IMAGE_CROP_SIZE[0] / float(default_edge)
+    edge = kwargs.get("shortest_image_edge")
+    fraction = kwargs.get("crop_fraction")
+    return (edge, fraction) != (default_edge, default_fraction)
+
+
+def _state_history(artifact: Artifact, _ckpt: Path) -> bool:
+    return artifact.raw is not None and any(values.shape[1] > 1 for values in artifact.raw.state.values())
+
+
+def _mixed_resolutions(artifact: Artifact, _ckpt: Path) -> bool:
+    return len(_frame_sizes(artifact)) > 1
+
+
+def _empty_instruction(artifact: Artifact, _ckpt: Path) -> bool:
+    return artifact.raw is not None and any(text == "" for text in artifact.raw.language)
 
 
 def _tag_missing_from_embodiment_ids(artifact: Artifact, ckpt: Path) -> bool:
+    """The tag is absent from a non-empty embodiment_id.json and the original's fallback id is not 0.
+
+    lerobot 0.6.1 then looks the tag up in the checkpoint's table alone (id 0 when absent); the original
+    merges its built-in table in first. The fallback id comes from the table the producer recorded
+    (older artifacts: assumed non-zero).
+    """
     path = ckpt / "embodiment_id.json"
-    return path.is_file() and artifact.embodiment_tag not in read_json(path)
+    table = read_json(path) if path.is_file() else {}
+    if not table or artifact.embodiment_tag in table:
+        return False
+    recorded = ((artifact.provenance or {}).get("embodiment_ids") or {}).get("fallback") or {}
+    return recorded.get(artifact.embodiment_tag, -1) != 0
+
+
+def _records_embodiment_table(artifact: Artifact, _ckpt: Path) -> bool:
+    return bool(((artifact.provenance or {}).get("embodiment_ids") or {}).get("fallback"))
 
 
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
@@ -45,11 +111,54 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         check="preprocessor",
         tensors=("pixel_values", "image_grid_thw", "input_ids", "attention_mask"),
         reason=(
-            f"non-square frames: {ORIGINAL} letterboxes every frame to a square (LetterBoxPad in its eval "
-            f"transform) before resizing; {REIMPLEMENTATION} follows a newer upstream that resizes without "
-            "letterboxing, so the images the VLM sees differ"
+            f"non-square frames with letter_box_transform false: {ORIGINAL} letterboxes every frame to a "
+            f"square (LetterBoxPad in its eval transform) whatever that flag says; {REIMPLEMENTATION} pads "
+            "only when the flag is true, so the images the VLM sees differ"
         ),
-        applies=_non_square_frames,
+        applies=_letterbox_skipped,
+    ),
+    KnownDivergence(
+        name="image-geometry",
+        check="preprocessor",
+        tensors=("pixel_values",),
+        reason=(
+            f"image_target_size null: {ORIGINAL} resizes to shortest_image_edge and centre-crops "
+            f"crop_fraction; {REIMPLEMENTATION} ignores both then and uses its default 256 / 230x230 crop"
+        ),
+        applies=_geometry_ignored,
+    ),
+    KnownDivergence(
+        name="state-history",
+        check="preprocessor",
+        tensors=("state",),
+        reason=(
+            f"state delta_indices with more than one step: {ORIGINAL} normalizes and passes every step "
+            f"(B, T, D); {REIMPLEMENTATION}'s GrootN17PackInputsStep accepts observation.state as (B, D) "
+            "only (state_horizon=1), so it is fed the latest step and yields (B, 1, D)"
+        ),
+        applies=_state_history,
+    ),
+    KnownDivergence(
+        name="mixed-resolutions",
+        check="preprocessor",
+        tensors=(),
+        reason=(
+            f"cameras of different sizes in one tag: {ORIGINAL} transforms each camera on its own "
+            f"(letterbox, then resize, so they come out the same size); {REIMPLEMENTATION} stacks the raw "
+            "frames of all cameras into one array first and raises"
+        ),
+        applies=_mixed_resolutions,
+        refusal=r"all input arrays must have the same shape",
+    ),
+    KnownDivergence(
+        name="empty-instruction",
+        check="preprocessor",
+        tensors=("input_ids", "attention_mask"),
+        reason=(
+            f"an empty instruction: {ORIGINAL} tokenizes the empty string; {REIMPLEMENTATION} substitutes "
+            "'Perform the task.' (prepare_n1_7_language_batch)"
+        ),
+        applies=_empty_instruction,
     ),
     KnownDivergence(
         name="embodiment-id-fallback",
@@ -60,6 +169,17 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             f"tag->projector table, {REIMPLEMENTATION} silently uses id 0 (a different action-head projector)"
         ),
         applies=_tag_missing_from_embodiment_ids,
+    ),
+    KnownDivergence(
+        name="embodiment-table-missing-tags",
+        check="embodiment_ids",
+        tensors=TAGS_MISSING_FROM_LEROBOT_TABLE,
+        reason=(
+            f"{ORIGINAL}'s built-in table maps unitree_g1_sonic->11, robocasa_panda_omron->10 and "
+            f"robocasa_gr1_tabletop->10; {REIMPLEMENTATION}'s N1_7_EMBODIMENT_MAPPING lacks them, so a "
+            "checkpoint without those tags in embodiment_id.json gets id 0 on LeRobot"
+        ),
+        applies=_records_embodiment_table,
     ),
 )
 

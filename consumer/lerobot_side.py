@@ -148,7 +148,15 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
         f"{OBS_IMAGES}.{camera}": torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
         for camera, frames in raw.video.items()
     }
-    # observation.state: the latest frame of every state key, concatenated in checkpoint key order.
+    # Video goes in with every recorded step (B, T, C, H, W): LeRobot's pack step takes history there.
+    # observation.state: LeRobot accepts (B, D) only, so the latest step of every state key, concatenated
+    # in checkpoint key order; with history that is the declared divergence "state-history".
+    steps = {v.shape[1] for v in raw.state.values()}
+    if max(steps, default=1) > 1:
+        notes.append(
+            f"state has {max(steps)} history steps; LeRobot's GrootN17PackInputsStep takes (B, D) only: "
+            "fed the latest step"
+        )
     batch[OBS_STATE] = torch.cat([torch.from_numpy(v[:, -1, :]) for v in raw.state.values()], dim=-1).float()
     batch["task"] = list(raw.language)
     processed = preprocessor(batch)

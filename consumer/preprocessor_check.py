@@ -12,6 +12,7 @@ from consumer.verdict import verdict
 from parity_format.artifact import Artifact
 from parity_format.compare import compare_mappings
 from parity_format.results import Case, CheckResult
+from parity_format.status import Status
 
 if TYPE_CHECKING:
     from consumer.checks import ParitySession
@@ -23,7 +24,17 @@ def preprocessor_parity(session: ParitySession, case: Case, artifact: Artifact) 
     if artifact.raw is None:
         raise Skip(f"{case.path.name} has no raw observations (legacy layout); {REGENERATE_HINT}")
     ckpt = session.checkpoint_for(artifact)
-    out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
+    known = divergences_for("preprocessor", artifact, ckpt)
+    try:
+        out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
+    except Exception as exc:  # LeRobot refused the input: a declared refusal (xfail) or a failure naming the error
+        refused = [d for d in known if d.explains_refusal(exc)]
+        text = f"LeRobot's preprocessor raised {type(exc).__name__}: {exc}"
+        if not refused:
+            return CheckResult(case, "preprocessor", Status.FAIL, text, None, [d.name for d in known])
+        reasons = "; ".join(f"[{d.name}] {d.reason}" for d in refused)
+        message = f"known divergence: {reasons} ({text})"
+        return CheckResult(case, "preprocessor", Status.XFAIL, message, None, [d.name for d in refused])
     original = {k.split(".")[-1]: v for k, v in artifact.inputs.items()}
     expected = {k: original[k] for k in PREPROCESSOR_KEYS if k in original}
     report = compare_mappings(
@@ -37,4 +48,4 @@ def preprocessor_parity(session: ParitySession, case: Case, artifact: Artifact) 
     if extra:
         report.notes.append(f"only in the original, not compared (training-only): {', '.join(extra)}")
     report.notes += out.notes
-    return verdict(case, "preprocessor", report, divergences_for("preprocessor", artifact, ckpt))
+    return verdict(case, "preprocessor", report, known)

@@ -29,9 +29,10 @@ DEFAULT_REPORT_DIR = Path("reports")
 KNOBS: dict[str, str] = {
     **TOLERANCE_KNOBS,
     ENV_DIR: (
-        f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden), "
-        "or a published revision: hf://datasets/<org>/<name>@<revision>[/<subdir>] (read from the Hugging Face "
-        "cache, downloaded when missing unless HF_HUB_OFFLINE=1; `make fetch` brings it ahead of time)."
+        f"Artifact directory, searched one level deep (default {DEFAULT_DIR}/; `make test` uses fixtures/golden "
+        "and fixtures/golden-alt), or a published revision: hf://datasets/<org>/<name>@<revision>[/<subdir>] (read "
+        "from the Hugging Face cache, downloaded when missing unless HF_HUB_OFFLINE=1; `make fetch` brings it "
+        "ahead of time)."
     ),
     ENV_CKPT: (
         "Checkpoint to replay with (local dir). Default: the checkpoint named in each artifact's manifest "

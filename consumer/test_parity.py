@@ -1,6 +1,7 @@
 """Parity suite: one case per (artifact, check); the embodiment tag is in the id (`-k libero_sim`).
 
-`make consume` runs it on GROOT_N1_7_PARITY_DIR (default artifacts/); `make test` on fixtures/golden.
+`make consume` runs it on GROOT_N1_7_PARITY_DIR (default artifacts/); `make test` on fixtures/golden and
+fixtures/golden-alt (one run each).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import NoReturn
 
-from producer.observations import parse_image_size
+from producer.observations import parse_camera_sizes
 
 MAX_SEED = 2**32 - 1  # every RNG the run seeds (numpy's legacy seeding, torch, CUDA) accepts 0..2**32-1
 MAX_BATCH_SIZE = 64  # artifacts record B=2; larger batches only grow files and memory
@@ -32,7 +32,7 @@ class ArgumentProblem(ValueError):
     """An argument is out of range or unusable; the message is the one error line."""
 
 
-def validate_arguments(args: argparse.Namespace) -> list[tuple[int, int]]:
+def validate_arguments(args: argparse.Namespace) -> list[list[tuple[int, int]]]:
     """Check seed, batch size, device spelling, image sizes and the output directory; returns the sizes."""
     if not 0 <= args.seed <= MAX_SEED:
         raise ArgumentProblem(f"--seed {args.seed}: expected an integer in 0..{MAX_SEED}")
@@ -42,10 +42,10 @@ def validate_arguments(args: argparse.Namespace) -> list[tuple[int, int]]:
         raise ArgumentProblem(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
     sizes = []
     for text in args.image_size:
-        height, width = parse_image_size(text)  # ValueError with the HxW message
-        if max(height, width) > MAX_IMAGE_SIDE:
+        per_camera = parse_camera_sizes(text)  # ValueError with the HxW message
+        if max(max(hw) for hw in per_camera) > MAX_IMAGE_SIDE:
             raise ArgumentProblem(f"--image-size {text}: each side must be at most {MAX_IMAGE_SIDE} pixels")
-        sizes.append((height, width))
+        sizes.append(per_camera)
     check_output_directory(args.out_dir)
     return sizes
 

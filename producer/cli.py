@@ -3,6 +3,10 @@
 Runs in the producer env (gr00t at the pinned commit, transformers 4.57.3, Python 3.10). Artifacts go
 to ``<out-dir>/<H>x<W>/original_n1_7_<tag>.npz``: one directory per camera resolution, each one a
 self-contained artifact directory that the consumer (and LeRobot's own parity test) can point at.
+A size ``480x640+256x256`` gives the cameras of each tag those sizes in camera order (mixed
+resolutions; the last size repeats for further cameras). ``--probes`` writes edge-case inputs instead
+(Unicode, long and empty instructions, state at and beyond the statistics' bounds, identical frames
+across cameras) to ``<out-dir>/probes-<size>/``.
 """
 
 from __future__ import annotations
@@ -66,7 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=list(DEFAULT_IMAGE_SIZES),
         metavar="HxW",
-        help=f"camera frame sizes, one artifact directory each (default: {' '.join(DEFAULT_IMAGE_SIZES)})",
+        help=(
+            "camera frame sizes, one artifact directory each; H1xW1+H2xW2 gives each camera its own size, in "
+            f"camera order (default: {' '.join(DEFAULT_IMAGE_SIZES)})"
+        ),
+    )
+    parser.add_argument(
+        "--probes",
+        action="store_true",
+        help="edge-case inputs (one probe per batch element; batch size at least 3) into probes-<size>/",
     )
     return parser
 
@@ -115,14 +127,14 @@ def fail(message: str) -> int:
     return 2
 
 
-def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]) -> list[TagOutcome]:
+def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, int]]]) -> list[TagOutcome]:
     import torch
 
     from parity_format.artifact import Artifact, write_artifact
     from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
     from parity_format.naming import artifact_filename
     from producer.embodiments import embodiment_spec
-    from producer.observations import build_observation
+    from producer.observations import PROBES, build_observation, camera_sizes, size_label
     from producer.original import OriginalGr00t, import_gr00t
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
 
@@ -149,23 +161,28 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
         argv=publishable_argv(sys.argv, args.path_root),
         cuda=cuda,
     )
+    meta["embodiment_ids"] = original.embodiment_ids()
     statistics = read_json(ckpt / "statistics.json")
+    batch_size = max(args.batch_size, len(PROBES)) if args.probes else args.batch_size
 
     outcomes: list[TagOutcome] = []
     jobs = [(size, tag) for size in sizes for tag in tags]
-    for index, ((height, width), tag) in enumerate(jobs, start=1):
-        size = f"{height}x{width}"
-        print(f"[{index}/{len(jobs)}] {tag} @ {size} ...", end=" ", flush=True)
+    for index, (hw_list, tag) in enumerate(jobs, start=1):
+        size = size_label(hw_list)
+        folder = f"probes-{size}" if args.probes else size
+        print(f"[{index}/{len(jobs)}] {tag} @ {folder} ...", end=" ", flush=True)
         t0 = time.perf_counter()
         try:
             spec = embodiment_spec(ckpt, tag)
             raw = build_observation(
                 spec,
                 statistics[tag]["state"],
-                batch_size=args.batch_size,
-                image_hw=(height, width),
+                batch_size=batch_size,
+                image_hw=hw_list,
                 seed=args.seed,
+                probes=args.probes,
             )
+            per_camera = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, hw_list).items()}
             result = original.run(tag, raw, args.seed)
             artifact = Artifact(
                 embodiment_tag=tag,
@@ -175,16 +192,22 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
                 input_torch_dtypes=result.input_torch_dtypes,
                 raw=raw,
                 outputs=result.outputs,
-                provenance={**meta, "image_size": [height, width], "batch_size": args.batch_size},
+                provenance={
+                    **meta,
+                    "image_size": list(hw_list[0]),
+                    "camera_image_sizes": per_camera,
+                    "batch_size": batch_size,
+                    "probes": [PROBES[i % len(PROBES)] for i in range(batch_size)] if args.probes else None,
+                },
             )
-            path = write_artifact(artifact, args.out_dir / size / artifact_filename(tag))
+            path = write_artifact(artifact, args.out_dir / folder / artifact_filename(tag))
             seconds = time.perf_counter() - t0
             detail = f"action_pred {tuple(result.action_pred.shape)} -> {path} ({path.stat().st_size / 1e3:.0f} kB)"
-            outcomes.append(TagOutcome(tag, size, "ok", seconds, detail))
+            outcomes.append(TagOutcome(tag, folder, "ok", seconds, detail))
             print(f"ok {seconds:.1f}s {detail}", flush=True)
         except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
             seconds = time.perf_counter() - t0
-            outcomes.append(TagOutcome(tag, size, "FAILED", seconds, f"{type(exc).__name__}: {exc}"))
+            outcomes.append(TagOutcome(tag, folder, "FAILED", seconds, f"{type(exc).__name__}: {exc}"))
             print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
             if os.environ.get("GROOT_PARITY_TRACEBACK"):
                 traceback.print_exc()
@@ -193,9 +216,10 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
 
 def print_summary(outcomes: list[TagOutcome]) -> None:
     width = max([len(o.tag) for o in outcomes] + [3])
-    print(f"\n{'tag':<{width}}  {'size':<9}  {'result':<6}  {'time':>6}  detail")
+    size_width = max([len(o.size) for o in outcomes] + [4])
+    print(f"\n{'tag':<{width}}  {'size':<{size_width}}  {'result':<6}  {'time':>6}  detail")
     for o in outcomes:
-        print(f"{o.tag:<{width}}  {o.size:<9}  {o.status:<6}  {o.seconds:>5.1f}s  {o.detail}")
+        print(f"{o.tag:<{width}}  {o.size:<{size_width}}  {o.status:<6}  {o.seconds:>5.1f}s  {o.detail}")
     bad = sum(o.status != "ok" for o in outcomes)
     print(f"\n{len(outcomes) - bad} written, {bad} failed")
 

@@ -26,6 +26,7 @@ class EmbodimentSpec:
     state: tuple[tuple[str, int], ...]  # (key, dim) in the processor's concatenation order
     language_key: str
     action_horizon: int
+    state_steps: int = 1  # state history length (len of the state delta_indices)
 
     @property
     def state_dim(self) -> int:
@@ -82,4 +83,5 @@ def embodiment_spec(ckpt: Path, tag: str) -> EmbodimentSpec:
         state=tuple((k, len(stats[k]["min"])) for k in state_keys),
         language_key=keys("language")[0],
         action_horizon=len(config.get("action", {}).get("delta_indices") or []),
+        state_steps=len(config["state"].get("delta_indices") or [0]),
     )

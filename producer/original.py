@@ -61,6 +61,30 @@ def flatten(prefix: str, value: Any, into: dict[str, Any]) -> dict[str, Any]:
     return into
 
 
+def embodiment_id_table(processor: Any) -> dict[str, Any]:
+    """The original's tag -> embodiment id tables, read from its code at run time (never copied here).
+
+    ``tags``: every value of gr00t's EmbodimentTag enum, in definition order. ``fallback``: the
+    built-in table the processor merges into a checkpoint's ``embodiment_id.json`` (None where a tag
+    has no id: the original would raise for it). ``effective``: what this checkpoint's processor maps
+    each of those tags to after that merge.
+    """
+    import_gr00t()
+    from gr00t.data.embodiment_tags import EmbodimentTag
+    from gr00t.model.gr00t_n1d7 import processing_gr00t_n1d7
+
+    fallback = processing_gr00t_n1d7.EMBODIMENT_TAG_TO_PROJECTOR_INDEX
+    effective = dict(getattr(processor, "embodiment_id_mapping", {}) or {})
+    tags = [member.value for member in EmbodimentTag]
+    tags += [tag for tag in fallback if tag not in tags]  # ids the table has for values the enum lacks
+    return {
+        "source": "gr00t.data.embodiment_tags.EmbodimentTag + processing_gr00t_n1d7.EMBODIMENT_TAG_TO_PROJECTOR_INDEX",
+        "tags": tags,
+        "fallback": {tag: (int(fallback[tag]) if tag in fallback else None) for tag in tags},
+        "effective": {tag: (int(effective[tag]) if tag in effective else None) for tag in tags},
+    }
+
+
 class OriginalGr00t:
     """The original model and processor, loaded once and reused for every tag."""
 
@@ -79,6 +103,9 @@ class OriginalGr00t:
         self.model = model.to(device=device, dtype=torch.float32).eval()
         self.processor.eval()
         self.attention = str(getattr(self.model.backbone.model.config, "_attn_implementation", "unknown"))
+
+    def embodiment_ids(self) -> dict[str, Any]:
+        return embodiment_id_table(self.processor)
 
     def run(self, tag: str, raw: RawObservation, seed: int) -> OriginalResult:
         import torch

@@ -159,7 +159,9 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
     )
 
 
-def run_plan(entries: list[PlanEntry], out_dir: Path, device: str | None) -> list[CheckpointOutcome]:
+def run_plan(
+    entries: list[PlanEntry], out_dir: Path, device: str | None, path_root: Path | None = None
+) -> list[CheckpointOutcome]:
     """Produce every entry into ``out_dir/<name>/``; nothing an entry does stops the next one.
 
     Raises Gr00tUnavailable (nothing can run without the original) before touching any checkpoint.
@@ -171,7 +173,7 @@ def run_plan(entries: list[PlanEntry], out_dir: Path, device: str | None) -> lis
     from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
     from producer.cli import produce
     from producer.embodiments import TagSelectionError, select_tags
-    from producer.observations import parse_image_size
+    from producer.observations import parse_camera_sizes
     from producer.original import import_gr00t
 
     import_gr00t()
@@ -181,13 +183,18 @@ def run_plan(entries: list[PlanEntry], out_dir: Path, device: str | None) -> lis
         started = time.perf_counter()
         outcome = CheckpointOutcome(entry, "NOT RUN")
         try:
-            sizes = [parse_image_size(s) for s in entry.image_sizes]
+            sizes = [parse_camera_sizes(s) for s in entry.image_sizes]
             ref = CheckpointRef(entry.ckpt, entry.revision, entry.subfolder)
             ckpt = resolve_checkpoint(ref, allow_patterns=entry.allow_patterns)
             check_n1_7(ckpt)
             tags = select_tags(ckpt, entry.tags)
             args = argparse.Namespace(
-                out_dir=out_dir / entry.name, device=device, seed=entry.seed, batch_size=entry.batch_size
+                out_dir=out_dir / entry.name,
+                device=device,
+                seed=entry.seed,
+                batch_size=entry.batch_size,
+                probes=False,
+                path_root=Path.cwd() if path_root is None else path_root,
             )
             outcome.tags = produce(args, ref, ckpt, tags, sizes)
         except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
@@ -245,7 +252,7 @@ def main_plan(args: Any) -> int:
         if not torch.cuda.is_available():
             return fail(f"--device {args.device}, but torch sees no CUDA device here (use --device cpu)")
     try:
-        outcomes = run_plan(entries, args.out_dir, args.device)
+        outcomes = run_plan(entries, args.out_dir, args.device, args.path_root)
     except Gr00tUnavailable as exc:
         return fail(str(exc))
     print_plan_summary(outcomes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,18 +53,77 @@ def test_declared_divergence_that_no_longer_reproduces_fails_strictly() -> None:
     assert result.status == "fail" and "did not reproduce" in result.message and "ids" in result.message
 
 
+def write_processor_config(ckpt: Path, **kwargs: object) -> Path:
+    ckpt.mkdir(parents=True, exist_ok=True)
+    base = {"image_target_size": [256, 256], "image_crop_size": [230, 230], "letter_box_transform": False}
+    (ckpt / "processor_config.json").write_text(json.dumps({"processor_kwargs": {**base, **kwargs}}))
+    return ckpt
+
+
+def fake_artifact(tag: str = "libero_sim", sizes=((8, 8),), steps: int = 1, language=("x",), table=None) -> Artifact:
+    batch = len(language)
+    video = {f"cam{i}": np.zeros((batch, 1, h, w, 3), np.uint8) for i, (h, w) in enumerate(sizes)}
+    raw = RawObservation(video, {"arm": np.zeros((batch, steps, 2), np.float32)}, list(language))
+    provenance = {"embodiment_ids": {"fallback": table}} if table else {}
+    return Artifact(tag, 0, np.zeros((batch, 1, 1), np.float32), {}, {}, raw=raw, provenance=provenance)
+
+
+def names(artifact: Artifact, ckpt: Path, check: str = "preprocessor") -> list[str]:
+    return [d.name for d in divergences_for(check, artifact, ckpt)]
+
+
 def test_divergence_predicates(tmp_path: Path) -> None:
+    ckpt = write_processor_config(tmp_path)
     (tmp_path / "embodiment_id.json").write_text('{"libero_sim": 2}')
+    assert names(fake_artifact(), ckpt) == []
+    assert names(fake_artifact(sizes=((8, 10),)), ckpt) == ["letterbox"]
+    assert names(fake_artifact("robocasa_panda_omron"), ckpt) == ["embodiment-id-fallback"]
+    assert divergences_for("model", fake_artifact("robocasa_panda_omron", ((8, 10),)), ckpt) == []
+    assert names(fake_artifact(steps=2), ckpt) == ["state-history"]
+    assert names(fake_artifact(sizes=((8, 8), (4, 4))), ckpt) == ["mixed-resolutions"]
+    assert names(fake_artifact(language=("a", "")), ckpt) == ["empty-instruction"]
 
-    def artifact(tag: str, h: int, w: int) -> Artifact:
-        raw = RawObservation({"cam": np.zeros((1, 1, h, w, 3), np.uint8)}, {}, ["x"])
-        return Artifact(tag, 0, np.zeros((1, 1, 1), np.float32), {}, {}, raw=raw)
 
-    names = lambda a: [d.name for d in divergences_for("preprocessor", a, tmp_path)]  # noqa: E731
-    assert names(artifact("libero_sim", 8, 8)) == []
-    assert names(artifact("libero_sim", 8, 10)) == ["letterbox"]
-    assert names(artifact("robocasa_panda_omron", 8, 8)) == ["embodiment-id-fallback"]
-    assert divergences_for("model", artifact("robocasa_panda_omron", 8, 10), tmp_path) == []
+def test_letterbox_applies_only_when_the_flag_is_false(tmp_path: Path) -> None:
+    non_square = fake_artifact(sizes=((8, 10),))
+    assert names(non_square, write_processor_config(tmp_path / "false")) == ["letterbox"]
+    assert names(non_square, write_processor_config(tmp_path / "true", letter_box_transform=True)) == []
+
+
+def test_geometry_applies_only_without_a_target_size_and_with_other_values(tmp_path: Path) -> None:
+    other = {"image_target_size": None, "image_crop_size": None, "shortest_image_edge": 256, "crop_fraction": 0.95}
+    assert names(fake_artifact(), write_processor_config(tmp_path / "a", **other)) == ["image-geometry"]
+    with_target = {**other, "image_target_size": [256, 256]}
+    assert names(fake_artifact(), write_processor_config(tmp_path / "b", **with_target)) == []
+    lerobot_defaults = {**other, "crop_fraction": 230 / 256}  # what LeRobot falls back to: no divergence
+    assert names(fake_artifact(), write_processor_config(tmp_path / "c", **lerobot_defaults)) == []
+
+
+def test_embodiment_fallback_needs_a_non_empty_table_without_the_tag_and_a_non_zero_original_id(
+    tmp_path: Path,
+) -> None:
+    ckpt = write_processor_config(tmp_path)
+    (tmp_path / "embodiment_id.json").write_text('{"libero_sim": 2}')
+    assert names(fake_artifact("simpler_env_google", table={"simpler_env_google": 0}), ckpt) == []
+    assert names(fake_artifact("robocasa_panda_omron", table={"robocasa_panda_omron": 10}), ckpt) == [
+        "embodiment-id-fallback"
+    ]
+    (tmp_path / "embodiment_id.json").unlink()
+    assert names(fake_artifact("robocasa_panda_omron"), ckpt) == []
+
+
+def test_each_declared_entry_must_reproduce_itself() -> None:
+    state_only = KnownDivergence("state-only", "preprocessor", ("state",), "because", lambda a, c: True)
+    changed = report(pixel_values=np.ones((4, 3), np.float32))
+    result = ParitySession._verdict(CASE, "preprocessor", changed, [LETTERBOX, state_only])
+    assert result.status == "fail" and "['state-only'] did not reproduce" in result.message
+
+
+def test_refusal_matches_only_its_own_error() -> None:
+    mixed = next(d for d in KNOWN_DIVERGENCES if d.name == "mixed-resolutions")
+    assert mixed.explains_refusal(ValueError("all input arrays must have the same shape"))
+    assert not mixed.explains_refusal(ValueError("something else"))
+    assert not LETTERBOX.explains_refusal(ValueError("all input arrays must have the same shape"))
 
 
 def test_discover_reads_flat_and_per_size_directories(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         "--seed",
         "--batch-size",
         "--image-size",
+        "--probes",
     ):
         assert option in out
     assert "240x320" in out  # the default includes a non-square size
+    assert "H1xW1+H2xW2" in out  # per-camera sizes
 
 
 def test_unknown_tag_lists_available(tiny_ckpt: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -78,6 +80,9 @@ class FakeOriginal:
     def __init__(self, ckpt: Path, device: str) -> None:
         self.device = device
 
+    def embodiment_ids(self) -> dict:
+        return {"tags": ["libero_sim"], "fallback": {"libero_sim": 2}, "effective": {"libero_sim": 2}}
+
     def run(self, tag: str, raw, seed: int):
         import numpy as np
 
@@ -107,3 +112,24 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
         "original_n1_7_libero_sim.npz",
         "original_n1_7_robocasa_panda_omron.npz",
     ]
+
+
+def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.original
+    from parity_format.artifact import read_artifact
+
+    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", "libero_sim"]
+    assert main([*base, "--image-size", "24x32+16x16"]) == 0
+    assert main([*base, "--image-size", "16x16", "--probes"]) == 0
+    assert "libero_sim @ 24x32+16x16 ... ok" in capsys.readouterr().out
+    mixed = read_artifact(tmp_path / "24x32+16x16" / "original_n1_7_libero_sim.npz")
+    assert {k: v.shape[2:4] for k, v in mixed.raw.video.items()} == {"image": (24, 32), "wrist_image": (16, 16)}
+    assert mixed.provenance["camera_image_sizes"] == {"image": [24, 32], "wrist_image": [16, 16]}
+    assert mixed.provenance["embodiment_ids"]["fallback"] == {"libero_sim": 2}
+    probes = read_artifact(tmp_path / "probes-16x16" / "original_n1_7_libero_sim.npz")
+    assert len(probes.raw.language) == 3 and "" in probes.raw.language  # batch raised to one per probe
+    assert probes.provenance["probes"][2].startswith("empty")

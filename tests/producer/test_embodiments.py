@@ -79,3 +79,20 @@ def test_tiny_fixture_has_three_tags_with_different_layouts(tiny_ckpt: Path) -> 
     assert tags == ["libero_sim", "new_embodiment", "robocasa_panda_omron"]
     layouts = {embodiment_spec(tiny_ckpt, t).state for t in tags}
     assert len(layouts) == 3
+
+
+def test_spec_counts_state_and_video_history_steps(tmp_path: Path) -> None:
+    config = modality(["cam"], ["arm"])
+    config["state"]["delta_indices"] = [-1, 0]
+    config["video"]["delta_indices"] = [-2, -1, 0]
+    spec = embodiment_spec(write_ckpt(tmp_path, {"t": stats(arm=3)}, {"t": config}), "t")
+    assert (spec.state_steps, spec.video_steps) == (2, 3)
+
+
+def test_alt_fixture_has_state_history_everywhere_and_video_history_on_one_tag(tiny_ckpt: Path) -> None:
+    alt = tiny_ckpt.parent / "tiny-groot-n1.7-alt"
+    specs = {t: embodiment_spec(alt, t) for t in available_tags(alt)}
+    assert {t: (s.state_steps, s.video_steps) for t, s in specs.items()} == {
+        "new_embodiment": (2, 1),
+        "simpler_env_widowx": (2, 2),
+    }

@@ -75,3 +75,22 @@ def test_same_seed_gives_identical_artifact_content(tiny_ckpt: Path, tmp_path: P
     b = read_artifact(tmp_path / "b" / "32x32" / "original_n1_7_new_embodiment.npz")
     assert np.array_equal(a.action_pred, b.action_pred)
     assert all(np.array_equal(a.inputs[k], b.inputs[k]) for k in a.inputs)
+
+
+def test_history_tag_records_two_state_steps_mixed_cameras_and_the_original_id_table(
+    tiny_ckpt: Path, tmp_path: Path
+) -> None:
+    """The alt fixture's history tag: state and video with delta_indices [-1, 0], cameras of two sizes."""
+    alt = tiny_ckpt.parent / "tiny-groot-n1.7-alt"
+    args = ["--ckpt", str(alt), "--device", "cpu", "--tags", "simpler_env_widowx", "--image-size", "48x64+32x32"]
+    assert main([*args, "--out-dir", str(tmp_path)]) == 0
+    artifact = read_artifact(tmp_path / "48x64+32x32" / "original_n1_7_simpler_env_widowx.npz")
+    assert {k: v.shape for k, v in artifact.raw.state.items()} == {"eef": (2, 2, 7), "gripper": (2, 2, 1)}
+    assert artifact.raw.video["image"].shape == (2, 2, 48, 64, 3) and artifact.raw.video["side"].shape[2:4] == (32, 32)
+    assert artifact.inputs["inputs.state"].shape == (2, 2, 16)  # the full history, normalized
+    assert artifact.inputs["inputs.image_grid_thw"].shape == (2 * 2 * 2, 3)  # B x T x cameras images
+    table = artifact.provenance["embodiment_ids"]
+    assert {"unitree_g1_sonic": 11, "robocasa_panda_omron": 10, "robocasa_gr1_tabletop": 10}.items() <= table[
+        "fallback"
+    ].items()
+    assert set(table["tags"]) >= {"libero_sim", "new_embodiment", "simpler_env_widowx"}

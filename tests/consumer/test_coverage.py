@@ -1,0 +1,136 @@
+"""Each declared divergence holds exactly under its condition: real LeRobot on the golden fixtures of both
+fixture checkpoints, and on copies of a checkpoint with the one setting that causes the divergence flipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from consumer.checks import Case, CheckResult, ParitySession
+from consumer.settings import settings_from_env
+from parity_format.artifact import Artifact, read_artifact, write_artifact
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "fixtures" / "golden"
+GOLDEN_ALT = REPO / "fixtures" / "golden-alt"
+TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"
+ALT_CKPT = REPO / "fixtures" / "tiny-groot-n1.7-alt"
+
+
+def checkpoint_copy(src: Path, dst: Path, **processor_kwargs: object) -> Path:
+    """The checkpoint with some processor_config.json settings changed (weights linked, not copied)."""
+    dst.mkdir(parents=True)
+    for item in src.iterdir():
+        if item.name != "processor_config.json":
+            (dst / item.name).symlink_to(item.resolve(), target_is_directory=item.is_dir())
+    config = json.loads((src / "processor_config.json").read_text())
+    config["processor_kwargs"].update(processor_kwargs)
+    (dst / "processor_config.json").write_text(json.dumps(config))
+    return dst
+
+
+def run(path: Path, check: str, tmp_path: Path, ckpt: Path | None = None) -> CheckResult:
+    env = {"GROOT_PARITY_REPORT_DIR": str(tmp_path / "reports")}
+    if ckpt is not None:
+        env["GROOT_N1_7_LIBERO_CKPT"] = str(ckpt)
+    return ParitySession(settings_from_env(env)).run(Case(path, path.parent.name, path.stem), check)
+
+
+def statuses(result: CheckResult) -> dict[str, bool]:
+    return {t.name: t.passed for t in result.report.tensors} if result.report else {}
+
+
+def test_letterbox_flag_true_on_non_square_frames_passes_with_no_stale_entry(tmp_path: Path) -> None:
+    artifact = GOLDEN / "240x320" / "original_n1_7_libero_sim.npz"
+    flag_false = run(artifact, "preprocessor", tmp_path)
+    assert flag_false.status == "xfail" and flag_false.divergences == ["letterbox"]
+    assert not statuses(flag_false)["pixel_values"]
+    ckpt = checkpoint_copy(TINY_CKPT, tmp_path / "letterbox-true", letter_box_transform=True)
+    flag_true = run(artifact, "preprocessor", tmp_path, ckpt)
+    assert flag_true.status == "pass", flag_true.message
+    assert flag_true.report.tensors and all(statuses(flag_true).values())
+
+
+def test_history_tag_declares_state_history_and_the_other_geometry(tmp_path: Path) -> None:
+    path = GOLDEN_ALT / "256x256" / "original_n1_7_simpler_env_widowx.npz"
+    artifact = read_artifact(path)
+    assert {v.shape[1] for v in artifact.raw.state.values()} == {2}  # T=2 state recorded
+    assert {v.shape[1] for v in artifact.raw.video.values()} == {2}
+    result = run(path, "preprocessor", tmp_path)
+    assert result.status == "xfail" and sorted(result.divergences) == ["image-geometry", "state-history"]
+    failing = {name for name, ok in statuses(result).items() if not ok}
+    assert failing == {"pixel_values", "state"}
+    assert any("latest step" in note for note in result.report.notes)
+    assert run(path, "model", tmp_path).status == "pass"  # LeRobot's model takes the (B, 2, D) history
+
+
+def test_other_geometry_with_a_target_size_matches_so_the_entry_is_exactly_that_condition(tmp_path: Path) -> None:
+    """With image_target_size set, LeRobot honours shortest_image_edge/crop_fraction and agrees exactly."""
+    ckpt = checkpoint_copy(ALT_CKPT, tmp_path / "target-size", image_target_size=[256, 256])
+    result = run(GOLDEN_ALT / "256x256" / "original_n1_7_simpler_env_widowx.npz", "preprocessor", tmp_path, ckpt)
+    assert result.status == "xfail" and result.divergences == ["state-history"]
+    assert statuses(result)["pixel_values"] and statuses(result)["image_grid_thw"]  # incl. 2 video steps
+
+
+def test_mixed_camera_resolutions_are_a_declared_refusal(tmp_path: Path) -> None:
+    path = GOLDEN_ALT / "480x640+256x256" / "original_n1_7_new_embodiment.npz"
+    sizes = {v.shape[2:4] for v in read_artifact(path).raw.video.values()}
+    assert sizes == {(480, 640), (256, 256)}
+    result = run(path, "preprocessor", tmp_path)
+    assert result.status == "xfail" and result.divergences == ["mixed-resolutions"]
+    assert "all input arrays must have the same shape" in result.message
+    assert run(path, "model", tmp_path).status == "pass"
+
+
+def without_batch_element(artifact: Artifact, drop: int) -> None:
+    """Remove one batch element from raw and collated inputs (valid when it is not the longest prompt)."""
+    batch = len(artifact.raw.language)
+    keep = [i for i in range(batch) if i != drop]
+    grid = artifact.inputs["inputs.image_grid_thw"]
+    per_sample = len(grid) // batch
+    patches = np.prod(grid, axis=1).reshape(batch, per_sample).sum(axis=1)
+    starts = np.concatenate([[0], np.cumsum(patches)])
+    rows = np.concatenate([np.arange(starts[i], starts[i + 1]) for i in keep])
+    images = np.concatenate([np.arange(i * per_sample, (i + 1) * per_sample) for i in keep])
+    for key, value in list(artifact.inputs.items()):
+        short = key.split(".")[-1]
+        index = rows if short == "pixel_values" else images if short == "image_grid_thw" else keep
+        artifact.inputs[key] = np.ascontiguousarray(value[index])
+    artifact.raw.video = {k: np.ascontiguousarray(v[keep]) for k, v in artifact.raw.video.items()}
+    artifact.raw.state = {k: np.ascontiguousarray(v[keep]) for k, v in artifact.raw.state.items()}
+    artifact.raw.language = [artifact.raw.language[i] for i in keep]
+    artifact.action_pred = np.ascontiguousarray(artifact.action_pred[keep])
+
+
+def test_probes_agree_except_the_empty_instruction(tmp_path: Path) -> None:
+    path = GOLDEN / "probes-256x256" / "original_n1_7_libero_sim.npz"
+    probes = run(path, "preprocessor", tmp_path)
+    assert probes.status == "xfail" and probes.divergences == ["empty-instruction"]
+    assert {name for name, ok in statuses(probes).items() if not ok} == {"input_ids", "attention_mask"}
+    artifact = read_artifact(path)
+    empty = artifact.raw.language.index("")
+    without_batch_element(artifact, empty)
+    trimmed = write_artifact(artifact, tmp_path / "trimmed" / path.name)
+    result = run(trimmed, "preprocessor", tmp_path)  # Unicode, 512 characters, state at min/max, same frames
+    assert result.status == "pass", result.message
+
+
+def test_embodiment_ids_real_run_lists_the_declared_tags(tmp_path: Path) -> None:
+    result = run(GOLDEN_ALT / "256x256" / "original_n1_7_new_embodiment.npz", "embodiment_ids", tmp_path)
+    assert result.status == "xfail" and result.divergences == ["embodiment-table-missing-tags"]
+    failing = sorted(name for name, ok in statuses(result).items() if not ok)
+    assert failing == ["robocasa_gr1_tabletop", "robocasa_panda_omron", "unitree_g1_sonic"]
+    assert "unitree_g1_sonic: original 11, LeRobot absent (uses 0)" in result.report.notes
+    assert len(result.report.tensors) >= 16  # every tag the original defines
+
+
+@pytest.mark.parametrize("directory", [GOLDEN, GOLDEN_ALT])
+def test_each_golden_directory_names_its_own_checkpoint(directory: Path) -> None:
+    expected = {GOLDEN: TINY_CKPT, GOLDEN_ALT: ALT_CKPT}[directory]
+    for path in directory.rglob("*.npz"):
+        spec = read_artifact(path).provenance["checkpoint"]["spec"]
+        assert (REPO / spec).resolve() == expected.resolve(), path
