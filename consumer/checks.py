@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from consumer.decode_check import decode_parity
 from consumer.known_divergences import KnownDivergence, divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
 from consumer.settings import ENV_CKPT, Settings
@@ -31,7 +32,7 @@ from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
 from parity_format.stages import StageComparison, compare_stages, stage_items
 
-CHECKS = ("model", "preprocessor")
+CHECKS = ("model", "preprocessor", "decode")
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
 REGENERATE_HINT = "regenerate it with `make produce CKPT=<checkpoint>` (producer env, original gr00t)"
 
@@ -167,6 +168,8 @@ class ParitySession:
             artifact = read_artifact(case.path)
             if check == "model":
                 result = self._model_parity(case, artifact)
+            elif check == "decode":
+                result = decode_parity(self, case, artifact)
             else:
                 result = self._preprocessor_parity(case, artifact)
         except ArtifactError as exc:

@@ -22,7 +22,7 @@ REIMPLEMENTATION = "lerobot 0.6.1"
 @dataclass(frozen=True)
 class KnownDivergence:
     name: str
-    check: str  # "model" | "preprocessor"
+    check: str  # "model" | "preprocessor" | "decode"
     tensors: tuple[str, ...]  # the only tensors this divergence may explain
     reason: str
     applies: Callable[[Artifact, Path], bool]
@@ -37,6 +37,11 @@ def _non_square_frames(artifact: Artifact, _ckpt: Path) -> bool:
 def _tag_missing_from_embodiment_ids(artifact: Artifact, ckpt: Path) -> bool:
     path = ckpt / "embodiment_id.json"
     return path.is_file() and artifact.embodiment_tag not in read_json(path)
+
+
+def _checkpoint_uses_relative_action(_artifact: Artifact, ckpt: Path) -> bool:
+    kwargs = read_json(ckpt / "processor_config.json").get("processor_kwargs", {})
+    return isinstance(kwargs, dict) and kwargs.get("use_relative_action") is True
 
 
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
@@ -60,6 +65,19 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             f"tag->projector table, {REIMPLEMENTATION} silently uses id 0 (a different action-head projector)"
         ),
         applies=_tag_missing_from_embodiment_ids,
+    ),
+    KnownDivergence(
+        name="per-step-decode-refused",
+        check="decode",
+        tensors=("per_step_decode", "per_step_decode@probe"),
+        reason=(
+            f"checkpoint sets use_relative_action: {REIMPLEMENTATION}'s GrootN17ActionDecodeStep raises "
+            "NotImplementedError for every (B, D) action select_action delivers, for all tags of such a "
+            "checkpoint, even tags whose actions are all absolute; "
+            f"{ORIGINAL} decodes whole chunks (Gr00tPolicy.get_action) against the prediction-time state, "
+            "so there is no per-step result to match"
+        ),
+        applies=_checkpoint_uses_relative_action,
     ),
 )
 

@@ -100,18 +100,16 @@ class LeRobotModel:
         return LeRobotResult({**values, **stages}, notes)
 
 
-def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
-    """Raw observations -> LeRobot's own preprocessor pipeline for this checkpoint and tag (CPU)."""
-    import torch
+def build_processors(ckpt: Path, tag: str) -> tuple[Any, Any, list[str]]:
+    """LeRobot's (preprocessor, postprocessor) pair for this checkpoint and tag, from the factory users call."""
     from lerobot.policies.groot.configuration_groot import GROOT_N1_7_BACKBONE_MODEL, GrootConfig
     from lerobot.policies.groot.processor_groot import GrootN17VLMEncodeStep, make_groot_pre_post_processors
-    from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
 
     notes: list[str] = []
     model_config = read_json(ckpt / "config.json")
     dims = {k: int(model_config[k]) for k in ("max_state_dim", "max_action_dim") if k in model_config}
     config = GrootConfig(base_model_path=str(ckpt.resolve()), embodiment_tag=tag, device="cpu", **dims)
-    preprocessor, _ = make_groot_pre_post_processors(config)
+    preprocessor, postprocessor = make_groot_pre_post_processors(config)
 
     backbone = str(read_json(ckpt / "processor_config.json").get("processor_kwargs", {}).get("model_name", ""))
     if backbone and backbone != GROOT_N1_7_BACKBONE_MODEL:
@@ -124,6 +122,13 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
             f"LeRobot's VLM step hard-codes {GROOT_N1_7_BACKBONE_MODEL}; pointed it at the checkpoint's backbone "
             f"{backbone!r}"
         )
+    return preprocessor, postprocessor, notes
+
+
+def observation_batch(raw: RawObservation) -> dict[str, Any]:
+    """The raw observation as a LeRobot batch: frames (B, T, C, H, W), latest state per key, task strings."""
+    import torch
+    from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
 
     batch: dict[str, Any] = {
         f"{OBS_IMAGES}.{camera}": torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
@@ -132,7 +137,15 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
     # observation.state: the latest frame of every state key, concatenated in checkpoint key order.
     batch[OBS_STATE] = torch.cat([torch.from_numpy(v[:, -1, :]) for v in raw.state.values()], dim=-1).float()
     batch["task"] = list(raw.language)
-    processed = preprocessor(batch)
+    return batch
+
+
+def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
+    """Raw observations -> LeRobot's own preprocessor pipeline for this checkpoint and tag (CPU)."""
+    import torch
+
+    preprocessor, _, notes = build_processors(ckpt, tag)
+    processed = preprocessor(observation_batch(raw))
     values = {
         key: value.detach().cpu().numpy()
         for key, value in processed.items()

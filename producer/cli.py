@@ -102,6 +102,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
     from parity_format.artifact import Artifact, write_artifact
     from parity_format.checkpoint import checkpoint_fingerprint, read_json
     from parity_format.naming import artifact_filename
+    from producer.decode import decode_outputs
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
     from producer.original import OriginalGr00t, import_gr00t
@@ -137,6 +138,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
                 seed=args.seed,
             )
             result = original.run(tag, raw, args.seed)
+            decode = decode_outputs(original.processor, tag, result.action_pred, raw.state, args.seed)
             artifact = Artifact(
                 embodiment_tag=tag,
                 seed=args.seed,
@@ -144,7 +146,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[tuple[int, int]]
                 inputs=result.inputs,
                 input_torch_dtypes=result.input_torch_dtypes,
                 raw=raw,
-                outputs=result.outputs,
+                outputs={**result.outputs, **decode},
                 provenance={**meta, "image_size": [height, width], "batch_size": args.batch_size},
             )
             path = write_artifact(artifact, args.out_dir / size / artifact_filename(tag))
