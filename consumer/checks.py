@@ -1,4 +1,4 @@
-"""The two parity checks per artifact, shared by the pytest suite and the ``groot-parity-consume`` table.
+"""The parity checks per artifact, shared by the pytest suite and the ``groot-parity-consume`` table.
 
 Model parity: the original's collated inputs, byte-identical, plus the recorded seed -> LeRobot's
 ``get_action`` -> same ``action_pred``. Preprocessor parity: the recorded raw observations -> LeRobot's

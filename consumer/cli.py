@@ -1,4 +1,4 @@
-"""groot-parity-consume: run both parity checks on every artifact and print one table.
+"""groot-parity-consume: run every parity check (model, preprocessor, decode) on every artifact and print one table.
 
 The same checks as the pytest suite (`make consume`), for a person: one row per (artifact, check) with
 the worst tensor and its max |diff|, known divergences marked as such, and the full per-tensor table of
