@@ -40,12 +40,15 @@ def refused_name(source: str, path: str) -> str:
     return f"{path}_decode{'' if source == 'action_pred' else '@probe'}"
 
 
-def action_keys(ckpt_processor_config: dict, tag: str) -> list[str]:
+def action_keys(ckpt_processor_config: dict, tag: str) -> list[str] | None:
+    """The checkpoint's action keys for ``tag`` in concatenation order; None when it has no such config."""
     configs = ckpt_processor_config.get("processor_kwargs", {}).get("modality_configs", {})
-    return [str(k) for k in configs[tag]["action"]["modality_keys"]]
+    keys = ((configs.get(tag) or {}).get("action") or {}).get("modality_keys")
+    return [str(k) for k in keys] if isinstance(keys, list) and keys else None
 
 
 def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> CheckResult:
+    from consumer import checks
     from consumer.checks import REGENERATE_HINT, Skip
     from consumer.lerobot_decode import decode
 
@@ -55,6 +58,9 @@ def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> Che
         raise Skip(f"{case.path.name} records no decoded actions (older file); {REGENERATE_HINT}")
     ckpt = session.checkpoint_for(artifact)
     keys = action_keys(read_json(ckpt / "processor_config.json"), artifact.embodiment_tag)
+    if keys is None:
+        message = f"checkpoint {ckpt} has no action modality config for tag {artifact.embodiment_tag!r}"
+        return checks.CheckResult(case, "decode", "fail", message)
     missing = [decoded(k) for k in keys if decoded(k) not in artifact.outputs]
     if missing:
         raise Skip(f"{case.path.name} lacks decode members for the checkpoint's action keys {missing}")

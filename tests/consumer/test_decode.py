@@ -99,7 +99,13 @@ def test_changed_action_statistics_fail_decode_naming_that_key(tmp_path: Path, s
         "action.joints@probe_chunk",
     }
     # the preprocessor reads state statistics only: action statistics leave its verdict as it was
-    assert session_on(ckpt, tmp_path).run(case, "preprocessor").status == session.run(case, "preprocessor").status
+    edited_session = session_on(ckpt, tmp_path)
+    assert edited_session.run(case, "preprocessor").status == session.run(case, "preprocessor").status
+    # the model check fails only because the checkpoint fingerprint changed; its numbers are untouched
+    model = edited_session.run(case, "model")
+    assert model.report is not None and all(t.passed for t in model.report.tensors)
+    assert model.stages is not None and model.stages.first_divergence is None
+    assert "fingerprint" in model.message
 
 
 def shifted_state(src: Path, dst: Path, keys: list[str] | None = None) -> Case:
@@ -132,3 +138,13 @@ def test_absolute_tag_with_shifted_state_still_decodes_alike(tmp_path: Path, ses
     unedited = session.run(Case(golden(ABSOLUTE_TAG), "256x256", ABSOLUTE_TAG), "decode")
     result = session.run(shifted_state(golden(ABSOLUTE_TAG), tmp_path / "abs"), "decode")
     assert result.status == unedited.status and result.status in ("pass", "xfail"), result.message
+
+
+def test_artifact_without_decode_members_skips_saying_how_to_regenerate(tmp_path: Path, session: ParitySession) -> None:
+    artifact = read_artifact(golden(ABSOLUTE_TAG))
+    artifact.outputs = {k: v for k, v in artifact.outputs.items() if not k.startswith("decode.")}
+    path = write_artifact(artifact, tmp_path / "old" / golden(ABSOLUTE_TAG).name)
+    result = session.run(Case(path, "old", ABSOLUTE_TAG), "decode")
+    assert (
+        result.status == "skip" and "records no decoded actions" in result.message and "make produce" in result.message
+    )
