@@ -66,7 +66,11 @@ def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> Che
         raise Skip(f"{case.path.name} lacks decode members for the checkpoint's action keys {missing}")
     recorded = {"action_pred": artifact.action_pred, "probe": artifact.outputs[PROBE]}
     horizon = artifact.outputs[decoded(keys[0])].shape[1]  # the horizon the original keeps
-    out = decode(ckpt, artifact.embodiment_tag, artifact.raw, recorded, horizon)
+    try:
+        out = decode(ckpt, artifact.embodiment_tag, artifact.raw, recorded, horizon)
+    except Exception as exc:  # a user building LeRobot's processors for this checkpoint gets the same error
+        message = f"LeRobot could not build or run its processors for this tag: {type(exc).__name__}: {exc}"
+        return checks.CheckResult(case, "decode", "fail", message)
 
     env = out.libero_transform
     if env and decoded(keys[0], env=True) not in artifact.outputs:

@@ -148,3 +148,10 @@ def test_artifact_without_decode_members_skips_saying_how_to_regenerate(tmp_path
     assert (
         result.status == "skip" and "records no decoded actions" in result.message and "make produce" in result.message
     )
+
+
+def test_checkpoint_without_the_tags_statistics_fails_decode_loudly(tmp_path: Path) -> None:
+    """LeRobot once returned normalized actions silently here; a failure must name the cause instead."""
+    ckpt = edited_checkpoint(tmp_path, lambda c: edit_json(c / "statistics.json", lambda d: d.pop(ABSOLUTE_TAG)))
+    result = session_on(ckpt, tmp_path).run(Case(golden(ABSOLUTE_TAG), "256x256", ABSOLUTE_TAG), "decode")
+    assert result.status == "fail" and "statistics" in result.message, result.message
