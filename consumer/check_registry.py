@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from consumer.decode_check import decode_parity
 from consumer.embodiment_check import embodiment_id_parity
 from consumer.model_check import model_parity
 from consumer.preprocessor_check import preprocessor_parity
@@ -35,6 +36,11 @@ REGISTRY: dict[str, Check] = {
     for check in (
         Check("model", model_parity, "the original's collated inputs + seed -> LeRobot's get_action -> action_pred"),
         Check("preprocessor", preprocessor_parity, "raw observations -> LeRobot's preprocessor -> collated tensors"),
+        Check(
+            "decode",
+            decode_parity,
+            "the original's action_pred + raw state -> LeRobot's postprocessor (chunk and per-step) -> decoded actions",
+        ),
         Check(
             "embodiment_ids",
             embodiment_id_parity,

@@ -30,7 +30,7 @@ TAGS_MISSING_FROM_LEROBOT_TABLE = ("unitree_g1_sonic", "robocasa_panda_omron", "
 @dataclass(frozen=True)
 class KnownDivergence:
     name: str
-    check: str  # "model" | "preprocessor" | "embodiment_ids"
+    check: str  # a name in consumer/check_registry.py: "model", "preprocessor", "decode", "embodiment_ids"
     tensors: tuple[str, ...]  # the only tensors this divergence may explain
     reason: str
     applies: Callable[[Artifact, Path], bool]
@@ -103,6 +103,11 @@ def _tag_missing_from_embodiment_ids(artifact: Artifact, ckpt: Path) -> bool:
 
 def _records_embodiment_table(artifact: Artifact, _ckpt: Path) -> bool:
     return bool(((artifact.provenance or {}).get("embodiment_ids") or {}).get("fallback"))
+
+
+def _checkpoint_uses_relative_action(_artifact: Artifact, ckpt: Path) -> bool:
+    kwargs = read_json(ckpt / "processor_config.json").get("processor_kwargs", {})
+    return isinstance(kwargs, dict) and kwargs.get("use_relative_action") is True
 
 
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
@@ -180,6 +185,19 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             "checkpoint without those tags in embodiment_id.json gets id 0 on LeRobot"
         ),
         applies=_records_embodiment_table,
+    ),
+    KnownDivergence(
+        name="per-step-decode-refused",
+        check="decode",
+        tensors=("per_step_decode", "per_step_decode@probe"),
+        reason=(
+            f"checkpoint sets use_relative_action: {REIMPLEMENTATION}'s GrootN17ActionDecodeStep raises "
+            "NotImplementedError for every (B, D) action select_action delivers, for all tags of such a "
+            "checkpoint, even tags whose actions are all absolute; "
+            f"{ORIGINAL} decodes whole chunks (Gr00tPolicy.get_action) against the prediction-time state, "
+            "so there is no per-step result to match"
+        ),
+        applies=_checkpoint_uses_relative_action,
     ),
 )
 

@@ -119,18 +119,16 @@ class LeRobotModel:
         return LeRobotResult({**values, **stages}, notes)
 
 
-def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
-    """Raw observations -> LeRobot's own preprocessor pipeline for this checkpoint and tag (CPU)."""
-    import torch
+def build_processors(ckpt: Path, tag: str) -> tuple[Any, Any, list[str]]:
+    """LeRobot's (preprocessor, postprocessor) pair for this checkpoint and tag, from the factory users call."""
     from lerobot.policies.groot.configuration_groot import GROOT_N1_7_BACKBONE_MODEL, GrootConfig
     from lerobot.policies.groot.processor_groot import GrootN17VLMEncodeStep, make_groot_pre_post_processors
-    from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
 
     notes: list[str] = []
     model_config = read_json(ckpt / "config.json")
     dims = {k: int(model_config[k]) for k in ("max_state_dim", "max_action_dim") if k in model_config}
     config = GrootConfig(base_model_path=str(ckpt.resolve()), embodiment_tag=tag, device="cpu", **dims)
-    preprocessor, _ = make_groot_pre_post_processors(config)
+    preprocessor, postprocessor = make_groot_pre_post_processors(config)
 
     backbone = str(read_json(ckpt / "processor_config.json").get("processor_kwargs", {}).get("model_name", ""))
     if backbone and backbone != GROOT_N1_7_BACKBONE_MODEL:
@@ -143,6 +141,13 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
             f"LeRobot's VLM step hard-codes {GROOT_N1_7_BACKBONE_MODEL}; pointed it at the checkpoint's backbone "
             f"{backbone!r}"
         )
+    return preprocessor, postprocessor, notes
+
+
+def observation_batch(raw: RawObservation) -> dict[str, Any]:
+    """The raw observation as a LeRobot batch: frames (B, T, C, H, W), latest state per key, task strings."""
+    import torch
+    from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
 
     batch: dict[str, Any] = {
         f"{OBS_IMAGES}.{camera}": torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
@@ -151,15 +156,22 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
     # Video goes in with every recorded step (B, T, C, H, W): LeRobot's pack step takes history there.
     # observation.state: LeRobot accepts (B, D) only, so the latest step of every state key, concatenated
     # in checkpoint key order; with history that is the declared divergence "state-history".
-    steps = {v.shape[1] for v in raw.state.values()}
-    if max(steps, default=1) > 1:
-        notes.append(
-            f"state has {max(steps)} history steps; LeRobot's GrootN17PackInputsStep takes (B, D) only: "
-            "fed the latest step"
-        )
     batch[OBS_STATE] = torch.cat([torch.from_numpy(v[:, -1, :]) for v in raw.state.values()], dim=-1).float()
     batch["task"] = list(raw.language)
-    processed = preprocessor(batch)
+    return batch
+
+
+def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
+    """Raw observations -> LeRobot's own preprocessor pipeline for this checkpoint and tag (CPU)."""
+    import torch
+
+    preprocessor, _, notes = build_processors(ckpt, tag)
+    steps = max((v.shape[1] for v in raw.state.values()), default=1)
+    if steps > 1:
+        notes.append(
+            f"state has {steps} history steps; LeRobot's GrootN17PackInputsStep takes (B, D) only: fed the latest step"
+        )
+    processed = preprocessor(observation_batch(raw))
     values = {
         key: value.detach().cpu().numpy()
         for key, value in processed.items()

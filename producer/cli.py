@@ -133,6 +133,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
     from parity_format.artifact import Artifact, write_artifact
     from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
     from parity_format.naming import artifact_filename
+    from producer.decode import decode_outputs
     from producer.embodiments import embodiment_spec
     from producer.observations import PROBES, build_observation, camera_sizes, size_label
     from producer.original import OriginalGr00t, import_gr00t
@@ -184,6 +185,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
             )
             per_camera = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, hw_list).items()}
             result = original.run(tag, raw, args.seed)
+            decode = decode_outputs(original.processor, tag, result.action_pred, raw.state, args.seed)
             artifact = Artifact(
                 embodiment_tag=tag,
                 seed=args.seed,
@@ -191,7 +193,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
                 inputs=result.inputs,
                 input_torch_dtypes=result.input_torch_dtypes,
                 raw=raw,
-                outputs=result.outputs,
+                outputs={**result.outputs, **decode},
                 provenance={
                     **meta,
                     "image_size": list(hw_list[0]),

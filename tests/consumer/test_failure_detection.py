@@ -158,7 +158,7 @@ def test_shape_mismatch_fails_without_truncating(golden_square: Path, tmp_path: 
     result = session.run(edited(golden_square, tmp_path / "shape", shorter_horizon), "model")
     assert result.status == "fail"
     (tensor,) = result.report.tensors
-    assert tensor.expected_shape == (2, 15, 8) and tensor.actual_shape == (2, 16, 8)
+    assert tensor.expected_shape == (2, 15, 16) and tensor.actual_shape == (2, 16, 16)
     assert tensor.max_abs_diff is None  # nothing compared element-wise
     assert "shape" in " ".join(tensor.notes)
 

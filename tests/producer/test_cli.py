@@ -76,6 +76,7 @@ class FakeOriginal:
     """Stands in for gr00t to test the CLI's own loop (progress, summary, exit status); no parity here."""
 
     attention = "sdpa"
+    processor = None  # the decode recording is replaced too
 
     def __init__(self, ckpt: Path, device: str) -> None:
         self.device = device
@@ -98,19 +99,23 @@ class FakeOriginal:
 def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
     tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import producer.decode
     import producer.original
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "[1/3] libero_sim @ 32x32 ... ok" in out and "[3/3] robocasa_panda_omron @ 32x32 ... ok" in out
+    assert "[1/5] libero_sim @ 32x32 ... ok" in out and "[3/5] robocasa_panda_omron @ 32x32 ... ok" in out
     assert "FAILED RuntimeError: boom in the original" in out
-    assert "2 written, 1 failed" in out
+    assert "4 written, 1 failed" in out
     assert sorted(p.name for p in tmp_path.rglob("*.npz")) == [
         "original_n1_7_libero_sim.npz",
+        "original_n1_7_oxe_droid_relative_eef_relative_joint.npz",
         "original_n1_7_robocasa_panda_omron.npz",
+        "original_n1_7_unitree_g1_sonic.npz",
     ]
 
 

@@ -74,11 +74,17 @@ def test_spec_names_state_keys_without_statistics(tmp_path: Path) -> None:
         embodiment_spec(ckpt, "t")
 
 
-def test_tiny_fixture_has_three_tags_with_different_layouts(tiny_ckpt: Path) -> None:
+def test_tiny_fixture_has_five_tags_with_different_layouts(tiny_ckpt: Path) -> None:
     tags = available_tags(tiny_ckpt)
-    assert tags == ["libero_sim", "new_embodiment", "robocasa_panda_omron"]
+    assert tags == [
+        "libero_sim",
+        "new_embodiment",
+        "robocasa_panda_omron",
+        "unitree_g1_sonic",
+        "oxe_droid_relative_eef_relative_joint",
+    ]
     layouts = {embodiment_spec(tiny_ckpt, t).state for t in tags}
-    assert len(layouts) == 3
+    assert len(layouts) == 5
 
 
 def test_spec_counts_state_and_video_history_steps(tmp_path: Path) -> None:

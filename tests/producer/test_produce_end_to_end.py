@@ -51,7 +51,7 @@ def test_produce_writes_one_valid_artifact_per_tag_and_size(
     ]
     artifact = read_artifact(tmp_path / "48x80" / "original_n1_7_libero_sim.npz")
     assert artifact.embodiment_tag == "libero_sim" and artifact.seed == 42 and not artifact.legacy
-    assert artifact.action_pred.shape == (2, 16, 8) and np.isfinite(artifact.action_pred).all()
+    assert artifact.action_pred.shape == (2, 16, 16) and np.isfinite(artifact.action_pred).all()
     assert artifact.raw is not None and artifact.raw.video["image"].shape == (2, 1, 48, 80, 3)
     assert artifact.inputs["inputs.embodiment_id"].tolist() == [2, 2]
     assert {"backbone_features", "state_features"} <= set(artifact.outputs)
