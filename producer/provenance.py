@@ -45,6 +45,21 @@ _SNAPSHOT_COMMIT = re.compile(r"/snapshots/([0-9a-f]{40})(?:/|$)")  # huggingfac
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://[^/]|[\w.-]+@[\w.-]+:)", re.IGNORECASE)  # https://h, git@h:
 
 
+# an absolute POSIX path (at the start, or after whitespace, "=" or a quote), a home path, a Windows drive, a file URL
+_PRIVATE_PATH = re.compile(r"(?:^|[\s='\"])(?:/[^/\s]|~/)|^[A-Za-z]:[\\/]|file:", re.IGNORECASE)
+
+
+def absolute_paths(value: Any) -> list[str]:
+    """Every string in a JSON value (keys included) that holds a local absolute path: must be empty."""
+    if isinstance(value, str):
+        return [value] if _PRIVATE_PATH.search(value) else []
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in (*absolute_paths(key), *absolute_paths(item))]
+    if isinstance(value, list):
+        return [s for item in value for s in absolute_paths(item)]
+    return []
+
+
 def publishable_path(value: str | os.PathLike[str], root: Path) -> str:
     """A local path as a manifest may show it: relative to ``root``, else only its last component."""
     path = Path(os.path.abspath(Path(value).expanduser()))

@@ -211,7 +211,8 @@ def provenance_lines(provenance: dict[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     gr00t = rest.pop("gr00t", None)
     if isinstance(gr00t, dict):
-        out.append(("gr00t commit", f"{gr00t.get('commit') or 'unknown'} (source {_text(gr00t.get('source'))})"))
+        where = "origin" if "origin" in gr00t else "source"  # v2 manifests: commit + origin URL
+        out.append(("gr00t commit", f"{gr00t.get('commit') or 'unknown'} ({where} {_text(gr00t.get(where))})"))
     elif gr00t is not None:
         out.append(("gr00t", _text(gr00t)))
     versions = rest.pop("versions", None)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from producer.provenance import (
     OUTSIDE_ROOT,
+    absolute_paths,
     publishable_argv,
     publishable_checkpoint,
     publishable_gr00t_source,
@@ -22,25 +20,6 @@ from producer.provenance import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-# an absolute POSIX path (at the start, or after whitespace, "=" or a quote), a Windows drive, or a file URL
-ABSOLUTE = re.compile(r"(?:^|[\s='\"])(?:/[^/\s]|~/)|^[A-Za-z]:[\\/]|file:", re.IGNORECASE)
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string in a JSON value, keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
-
-
-def absolute_paths(manifest: dict[str, Any]) -> list[str]:
-    return [s for s in strings(manifest) if ABSOLUTE.search(s)]
 
 
 def test_the_scan_finds_what_it_must() -> None:
