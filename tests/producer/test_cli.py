@@ -122,10 +122,12 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
 def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
     tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import producer.decode
     import producer.original
     from parity_format.artifact import read_artifact
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", "libero_sim"]
     assert main([*base, "--image-size", "24x32+16x16"]) == 0

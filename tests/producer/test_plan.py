@@ -93,7 +93,7 @@ def test_two_checkpoint_plan_produces_both_folders_in_one_command(
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz"))
     assert files == ["first/32x32/original_n1_7_new_embodiment.npz", "second/32x32/original_n1_7_new_embodiment.npz"]
     first, second = (read_artifact(out / f) for f in files)
-    assert (first.seed, second.seed) == (42, 7) and first.action_pred.shape == (1, 16, 8)
+    assert (first.seed, second.seed) == (42, 7) and first.action_pred.shape == (1, 16, 16)
     assert not np.array_equal(first.action_pred, second.action_pred)  # the per-entry seed reached the original
     assert "plan: 3 checkpoint(s), 1 not run; 2 artifact(s) written, 0 failed" in printed
     assert "broken" in printed and "no such directory" in printed

@@ -63,7 +63,7 @@ def test_produce_writes_one_valid_artifact_per_tag_and_size(
     assert prov["checkpoint"]["content_fingerprint"]["digest"] == content_fingerprint(tiny_ckpt)["digest"]
     assert prov["cuda"] is None  # CPU run: no CUDA determinism record
     noise = artifact.outputs[NOISE_MEMBER]  # the exact draw: the step-0 action input the stages recorded
-    assert noise.dtype == np.float32 and noise.shape == (2, 16, 8)
+    assert noise.dtype == np.float32 and noise.shape == (2, 16, 16)
     assert np.array_equal(noise, artifact.outputs["stage.03.step0.action_in"])
 
 
