@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from consumer.checks import CHECKS, ParitySession, discover
+from consumer.check_registry import CHECKS
+from consumer.checks import ParitySession, discover
 from consumer.parallel import case_groups, merge_worker_results, param_id, worker_cuda_device
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact
