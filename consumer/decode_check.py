@@ -49,6 +49,7 @@ def action_keys(ckpt_processor_config: dict, tag: str) -> list[str] | None:
 
 def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> CheckResult:
     from consumer import checks
+    from consumer.checkpoint_identity import checkpoint_identity
     from consumer.checks import REGENERATE_HINT, Skip
     from consumer.lerobot_decode import decode
 
@@ -87,7 +88,10 @@ def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> Che
     )
     expected: dict[str, np.ndarray] = {}
     actual: dict[str, np.ndarray] = {}
-    notes = [f"compared with {reference}", *out.notes, *session.fingerprint_notes(artifact, ckpt)]
+    # A different replay checkpoint shows up in decode's own numbers (its statistics decode the actions), so
+    # its identity is reported as a note here; the model check is the one that fails on it.
+    identity = checkpoint_identity(artifact, ckpt, session.fingerprints, session.settings.checkpoint_mismatch)
+    notes = [f"compared with {reference}", *out.notes, *identity.problems, *identity.notes]
     for source in SOURCES:
         original = {k: artifact.outputs[decoded(k, probe=source == "probe", env=env)] for k in keys}
         widths = [original[k].shape[-1] for k in keys]
