@@ -102,7 +102,7 @@ def test_recorded_noise_shifted_by_0_1_fails_and_names_the_first_divergence(
     assert result.status == "fail" and "first divergence" in result.message
     # with out::initial_noise the expected step-0 input is untouched: LeRobot's differs by exactly 0.1.
     # Older files: the shifted stage IS the noise, so step 0 matches and the first step that uses it departs.
-    expected = "step 0 action_in" if NOISE_MEMBER in artifact.outputs else "step 0 velocity"
+    expected = "stage.03.step0.action_in" if NOISE_MEMBER in artifact.outputs else "stage.04.step0.velocity"
     assert result.stages.first_divergence == expected, result.stages.summary
 
 
@@ -123,12 +123,14 @@ def test_injection_guard_fails_when_no_draw_of_the_noise_shape_happens(
 ) -> None:
     def wrong_shape(a: Artifact) -> None:
         key = noise_key(a)
-        a.outputs[key] = np.ascontiguousarray(a.outputs[key][:, :-1])  # (2, 15, 8): LeRobot draws (2, 16, 8)
+        a.outputs[key] = np.ascontiguousarray(a.outputs[key][:, :-1])  # one step short of what LeRobot draws
 
+    batch, horizon, dim = read_artifact(golden_square).action_pred.shape
     result = session.run(edited(golden_square, tmp_path / "guard", wrong_shape), "model")
     assert result.status == "fail" and result.report is None  # nothing compared
-    assert result.message.startswith("noise guard: expected exactly one torch.randn draw of shape (2, 15, 8)")
-    assert "saw 0" in result.message and "(2, 16, 8)" in result.message
+    short = f"({batch}, {horizon - 1}, {dim})"
+    assert result.message.startswith(f"noise guard: expected exactly one torch.randn draw of shape {short}")
+    assert "saw 0" in result.message and f"({batch}, {horizon}, {dim})" in result.message
 
 
 def test_cuda_artifact_with_recorded_noise_replays_on_cpu(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from consumer.check_registry import CHECKS
 from consumer.checks import Case, CheckResult, ParitySession
 from consumer.ci_env import running_in_ci
 from consumer.run_report import write_json_report
@@ -99,7 +100,7 @@ def test_bad_artifacts_fail_alone_and_the_report_is_written(golden_square: Path,
     assert "Traceback" not in proc.stdout + proc.stderr
     (report,) = reports.glob("parity-*.json")
     results = {(r["group"], r["check"]): r for r in json.loads(report.read_text())["results"]}
-    assert len(results) == 12  # 6 artifacts x 2 checks: nothing after a bad one was lost
+    assert len(results) == 6 * len(CHECKS)  # every check of 6 artifacts: nothing after a bad one was lost
     for group in ("a-good", "f-good-after"):
         assert [results[group, c]["status"] for c in ("model", "preprocessor")] == ["pass", "pass"]
     expected_causes = {

@@ -56,9 +56,9 @@ def test_cuda_auto_maps_the_worker_to_a_gpu(monkeypatch: pytest.MonkeyPatch, gol
 
 def test_a_checkpoints_model_cases_form_one_group() -> None:
     groups = case_groups(discover(GOLDEN), CHECKS, None)
-    assert len(groups) == 2 * len(discover(GOLDEN))
+    assert len(groups) == len(CHECKS) * len(discover(GOLDEN))
     assert len({g for i, g in groups.items() if i.endswith("-model")}) == 1  # one checkpoint: one model group
-    assert len(set(groups.values())) == 2  # and one preprocessor group beside it
+    assert len(set(groups.values())) == len(CHECKS)  # and one group per other check beside it
     assert param_id("consumer/test_parity.py::test_parity[256x256-libero_sim-model]") == "256x256-libero_sim-model"
     assert param_id("consumer/test_parity.py::test_parity[256x256-libero_sim-model]@grp") == "256x256-libero_sim-model"
 
