@@ -81,7 +81,9 @@ def timed_cli(side: str, cli_args: list[str], env: dict[str, str], work: Path, n
     phases = work / f"{name}.json"
     argv = [str(python), "benchmarks/timed_run.py", "--json", str(phases), side, "--", *cli_args]
     wall, rss = run(name, argv, env, work / f"{name}.log")
-    return {**json.loads(phases.read_text()), "wall_s": wall, "wait4_peak_rss": rss}
+    result = {**json.loads(phases.read_text()), "wall_s": wall, "wait4_peak_rss": rss}
+    phases.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def phase_s(result: dict[str, Any], kind: str, label: str | None = None, field: str = "self_s") -> float:
@@ -132,19 +134,43 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else ("0" if value == 0 else f"{value:.2e}")
 
 
+def produce_and_consume(
+    ckpt: Path, work: Path, parity: Path, env: dict[str, str], args: argparse.Namespace
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """The producer at B=2 (every tag) and B=1 (first tag), then the consumer on all three artifacts."""
+    shutil.rmtree(parity, ignore_errors=True)
+    producers = {}
+    for batch, tags in ((2, TAGS), (1, TAGS[:1])):
+        wait_for_memory(args.min_available_gb, args.wait_minutes)
+        out = work / f"produced-b{batch}"
+        shutil.rmtree(out, ignore_errors=True)
+        cli = ["--ckpt", str(ckpt), "--out-dir", str(out), "--device", "cpu", "--seed", "42"]
+        cli += ["--batch-size", str(batch), "--image-size", IMAGE, "--tags", ",".join(tags)]
+        producers[batch] = timed_cli("producer", cli, env, work, f"produce-b{batch}")
+        if producers[batch]["status"] != 0:
+            sys.exit(f"producer B={batch} failed: see {work}/produce-b{batch}.log")
+        parity.mkdir(parents=True, exist_ok=True)
+        (out / IMAGE).rename(parity / f"b{batch}-{IMAGE}")
+    wait_for_memory(args.min_available_gb, args.wait_minutes)
+    return producers, timed_cli("consumer", ["--dir", str(parity)], env, work, "consume")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work-dir", type=Path, default=None, help="keep artifacts, logs and reports here")
     parser.add_argument("--min-available-gb", type=float, default=15.0, help="wait for this much free RAM (15)")
     parser.add_argument("--wait-minutes", type=float, default=30.0, help="give up waiting after this long (30)")
     parser.add_argument("--seed", type=int, default=0, help="checkpoint seed (0)")
+    parser.add_argument(
+        "--table-only", action="store_true", help="print the table from an earlier run's --work-dir, run nothing"
+    )
     args = parser.parse_args()
     for python in (PRODUCER, CONSUMER):
         if not python.exists():
             sys.exit(f"{python} is missing: run `make producer-env consumer-env` first")
     work = (args.work_dir or Path(tempfile.mkdtemp(prefix="bench-full-size-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1", "GROOT_PARITY_REPORT_DIR": ""}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
     env["GROOT_PARITY_REPORT_DIR"] = str(work / "reports")
     load_start = os.getloadavg()
 
@@ -162,29 +188,17 @@ def main() -> int:
     disk = sum(f.stat().st_size for f in ckpt.rglob("*") if f.is_file())
     log(f"checkpoint {ckpt} ({disk / GB:.2f} GB, {'cached' if cached else f'built in {build_s:.0f}s'})")
 
-    # 2. the producer: B=2 for every tag in one process, B=1 for the first tag in another
+    # 2. the producer (B=2, B=1) and the consumer, one process each, one at a time
     parity = work / "parity"
-    shutil.rmtree(parity, ignore_errors=True)
-    producers = {}
-    for batch, tags in ((2, TAGS), (1, TAGS[:1])):
-        wait_for_memory(args.min_available_gb, args.wait_minutes)
-        out = work / f"produced-b{batch}"
-        shutil.rmtree(out, ignore_errors=True)
-        cli = ["--ckpt", str(ckpt), "--out-dir", str(out), "--device", "cpu", "--seed", "42"]
-        cli += ["--batch-size", str(batch), "--image-size", IMAGE, "--tags", ",".join(tags)]
-        producers[batch] = timed_cli("producer", cli, env, work, f"produce-b{batch}")
-        if producers[batch]["status"] != 0:
-            sys.exit(f"producer B={batch} failed: see {work}/produce-b{batch}.log")
-        (parity / f"b{batch}-{IMAGE}").parent.mkdir(parents=True, exist_ok=True)
-        (out / IMAGE).rename(parity / f"b{batch}-{IMAGE}")
-
-    # 3. the consumer, both checks, on all three artifacts in one process
-    wait_for_memory(args.min_available_gb, args.wait_minutes)
-    consumer = timed_cli("consumer", ["--dir", str(parity)], env, work, "consume")
+    if args.table_only:
+        producers = {b: json.loads((work / f"produce-b{b}.json").read_text()) for b in (2, 1)}
+        consumer = json.loads((work / "consume.json").read_text())
+    else:
+        producers, consumer = produce_and_consume(ckpt, work, parity, env, args)
     report_path = max((work / "reports").glob("parity-*.json"), key=lambda p: p.stat().st_mtime)
     report = json.loads(report_path.read_text())
 
-    # 4. the table
+    # 3. the table
     rows: list[tuple[str, str, str]] = []
 
     def row(what: str, value: str, note: str = "") -> None:
@@ -212,8 +226,11 @@ def main() -> int:
     for case, seconds in consume_s.items():
         row(f"consume {case} (both checks)", f"{seconds:.1f} s", "model load excluded; artifact reads included")
     for name, result in (("producer B=2", p2), ("producer B=1", p1), ("consumer", c)):
-        rss = result["wait4_peak_rss"]
+        rss = result.get("wait4_peak_rss", result["peak_rss"])
+        anon, mapped = result.get("peak_rss_anon", 0), result.get("peak_rss_file", 0)
         row(f"peak RSS {name}", f"{rss / GB:.2f} GB", f"{rss / fp32_bytes:.2f}x fp32 weights (target <= 1.25x)")
+        row("  of which anonymous / file-backed (peaks)", f"{anon / GB:.2f} / {mapped / GB:.2f} GB",
+            f"anonymous {anon / fp32_bytes:.2f}x fp32 weights; file-backed = mmapped safetensors pages")  # fmt: skip
     first_case, second_case = f"b2-{IMAGE}-{TAGS[0]}", f"b2-{IMAGE}-{TAGS[1]}"
     fixed = sum(phase_s(r, k) for r in (p2, c) for k in ("imports", "fingerprint", "load"))
     first = fixed + phase_s(p2, "run", TAGS[0]) + phase_s(p2, "write", TAGS[0]) + consume_s.get(first_case, 0.0)

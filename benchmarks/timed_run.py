@@ -18,6 +18,7 @@ import functools
 import json
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,31 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
+def rss_now() -> dict[str, int]:
+    """Current RssAnon (the process's own memory) and RssFile (mapped files, e.g. mmapped safetensors)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields
+
+
+PEAKS = {"RssAnon": 0, "RssFile": 0}
+
+
+def sample_rss(interval: float = 0.2) -> None:
+    """Background sampler: peak RssAnon and RssFile separately (ru_maxrss only has their peak sum)."""
+    while True:
+        for key, value in rss_now().items():
+            PEAKS[key] = max(PEAKS[key], value)
+        time.sleep(interval)
+
+
 def record(kind: str, label: str, seconds: float, self_seconds: float) -> None:
-    PHASES.append({"kind": kind, "label": label, "s": seconds, "self_s": self_seconds, "peak_rss": peak_rss_bytes()})
+    PHASES.append(
+        {"kind": kind, "label": label, "s": seconds, "self_s": self_seconds, "peak_rss": peak_rss_bytes(), **rss_now()}
+    )
 
 
 def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None:
@@ -100,6 +124,7 @@ def main() -> int:
     parser.add_argument("cli_args", nargs=argparse.REMAINDER, help="-- then the CLI's own arguments")
     args = parser.parse_args()
     cli_args = args.cli_args[1:] if args.cli_args[:1] == ["--"] else args.cli_args
+    threading.Thread(target=sample_rss, daemon=True).start()
     started = time.perf_counter()
     cli_main = instrument_producer() if args.side == "producer" else instrument_consumer()
     imports = time.perf_counter() - started
@@ -107,6 +132,7 @@ def main() -> int:
     status = cli_main(cli_args)
     total = time.perf_counter() - started
     payload = {"side": args.side, "status": status, "total_s": total, "peak_rss": peak_rss_bytes(), "phases": PHASES}
+    payload["peak_rss_anon"], payload["peak_rss_file"] = PEAKS["RssAnon"], PEAKS["RssFile"]
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return int(status or 0)
 
