@@ -172,7 +172,10 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_ALBUMENTATIONS_UPDATE": "1"}
     env["GROOT_PARITY_REPORT_DIR"] = str(work / "reports")
-    load_start = os.getloadavg()
+    machine_file = work / "machine.json"
+    if not args.table_only:
+        machine_file.write_text(json.dumps({"load_average_at_start": os.getloadavg()[0]}) + "\n")
+    load_start = json.loads(machine_file.read_text())["load_average_at_start"] if machine_file.exists() else None
 
     # 1. the checkpoint
     started = time.perf_counter()
@@ -205,7 +208,8 @@ def main() -> int:
         rows.append((what, value, note))
 
     cpus, ram = os.cpu_count(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB
-    row("machine", f"{cpus} CPUs, {ram:.0f} GB RAM", f"load average at start {load_start[0]:.1f}")
+    load = "unknown" if load_start is None else f"{load_start:.1f}"
+    row("machine", f"{cpus} CPUs, {ram:.0f} GB RAM", f"load average at start {load}")
     row("checkpoint", f"{disk / GB:.2f} GB on disk", f"{values / 1e9:.2f}e9 bf16 values; fp32 {fp32_bytes / GB:.1f} GB")
     row("checkpoint build", "cached" if cached else f"{build_s:.0f} s", str(ckpt))
     p2, p1, c = producers[2], producers[1], consumer
@@ -255,7 +259,7 @@ def main() -> int:
         case = f"{result['group']}-{result['tag']}"
         tensors = (result.get("report") or {}).get("tensors") or []
         worst = max(tensors, key=lambda t: t.get("max_abs_diff") or 0.0, default=None)
-        detail = "-" if worst is None else f"{worst['name']} max|diff| {fmt(worst.get('max_abs_diff'))}"
+        detail = "-" if worst is None else f"{worst['name']} max abs diff {fmt(worst.get('max_abs_diff'))}"
         if worst is not None:
             detail += f", scale-aware {scale_aware(worst)}"
         row(f"{result['check']} check {case}", result["status"].upper(), detail)
