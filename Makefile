@@ -50,7 +50,7 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
 .PHONY: help envs producer-env consumer-env gr00t test test-format test-producer test-consumer \
-        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench clean
+        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -161,6 +161,10 @@ bench: producer-env consumer-env ## artifact sizes (synthetic + golden) and end-
 	$(PRODUCER_PY) benchmarks/artifact_size.py
 	$(PRODUCER_PY) benchmarks/artifact_size.py --artifact $$(find $(GOLDEN_DIR) -name '*.npz' | sort)
 	python3 benchmarks/end_to_end.py $(if $(GR00T_SRC),--produce)
+
+bench-full-size: producer-env consumer-env ## full-size random N1.7 (~7.4 GB, cached): produce + consume on CPU, one table
+	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
+	python3 benchmarks/full_size.py
 
 clean: ## remove environments and produced artifacts (not the committed fixtures)
 	rm -rf $(PRODUCER_VENV) $(CONSUMER_VENV) .tools

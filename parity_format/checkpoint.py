@@ -120,7 +120,10 @@ def checkpoint_fingerprint(ckpt: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(p for p in ckpt.rglob("*") if p.is_file() and ".cache" not in p.parts):
+    # ".cache" relative to the checkpoint (huggingface_hub's download metadata): a checkpoint that itself
+    # lives under ~/.cache (the Hub cache, the full-size benchmark's) must still hash its files.
+    files = (p for p in ckpt.rglob("*") if p.is_file() and ".cache" not in p.relative_to(ckpt).parts)
+    for path in sorted(files):
         digest.update(path.relative_to(ckpt).as_posix().encode() + b"\0")
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

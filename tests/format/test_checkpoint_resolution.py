@@ -85,3 +85,17 @@ def test_fingerprint_changes_with_any_byte(tmp_path: Path) -> None:
     assert first == checkpoint_fingerprint(tmp_path) and len(first) == 64
     (tmp_path / "a.json").write_text("{ }")
     assert checkpoint_fingerprint(tmp_path) != first
+
+
+def test_fingerprint_of_a_checkpoint_under_a_cache_folder_hashes_its_files(tmp_path: Path) -> None:
+    """~/.cache/... checkpoints (the Hub cache) were once hashed as if empty; only a .cache INSIDE is skipped."""
+    ckpt = tmp_path / ".cache" / "ckpt"
+    ckpt.mkdir(parents=True)
+    (ckpt / "a.json").write_text("{}")
+    first = checkpoint_fingerprint(ckpt)
+    (ckpt / "a.json").write_text("{ }")
+    assert checkpoint_fingerprint(ckpt) != first
+    before = checkpoint_fingerprint(ckpt)
+    (ckpt / ".cache").mkdir()
+    (ckpt / ".cache" / "download.lock").write_text("x")
+    assert checkpoint_fingerprint(ckpt) == before

@@ -1,0 +1,141 @@
+"""Run the real producer or consumer CLI in this process and record how long each phase took.
+
+Used by ``benchmarks/full_size.py`` (one fresh process per run, so its peak RSS is this process's):
+
+    envs/producer/.venv/bin/python benchmarks/timed_run.py --json OUT.json producer -- --ckpt ... --device cpu
+    envs/consumer/.venv/bin/python benchmarks/timed_run.py --json OUT.json consumer -- --dir ...
+
+Nothing is reimplemented: the CLI's own ``main`` runs, and the functions that make up its phases
+(model load, checkpoint fingerprint, per-tag run, artifact read/write, per-case check) are wrapped with
+timers. A phase's ``self_s`` excludes the timed phases nested inside it (e.g. the consumer's first check
+includes the model load). Peak RSS (``ru_maxrss``) is sampled after every phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+PHASES: list[dict[str, Any]] = []
+_CHILD_TIME: list[float] = []
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def rss_now() -> dict[str, int]:
+    """Current RssAnon (the process's own memory) and RssFile (mapped files, e.g. mmapped safetensors)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            fields[key] = int(value.split()[0]) * 1024
+    return fields
+
+
+PEAKS = {"RssAnon": 0, "RssFile": 0}
+
+
+def sample_rss(interval: float = 0.2) -> None:
+    """Background sampler: peak RssAnon and RssFile separately (ru_maxrss only has their peak sum)."""
+    while True:
+        for key, value in rss_now().items():
+            PEAKS[key] = max(PEAKS[key], value)
+        time.sleep(interval)
+
+
+def record(kind: str, label: str, seconds: float, self_seconds: float) -> None:
+    PHASES.append(
+        {"kind": kind, "label": label, "s": seconds, "self_s": self_seconds, "peak_rss": peak_rss_bytes(), **rss_now()}
+    )
+
+
+def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None:
+    """Replace ``owner.attr`` by a wrapper that records (kind, label, seconds, self seconds)."""
+    original = getattr(owner, attr)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _CHILD_TIME.append(0.0)
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds = time.perf_counter() - started
+            nested = _CHILD_TIME.pop()
+            if _CHILD_TIME:
+                _CHILD_TIME[-1] += seconds
+            record(kind, str(label_of(*args, **kwargs)), seconds, seconds - nested)
+
+    setattr(owner, attr, wrapper)
+
+
+def instrument_producer() -> Any:
+    import torch  # noqa: F401  (counted as import time)
+
+    import parity_format.artifact as artifact
+    import parity_format.checkpoint as checkpoint
+    import producer.cli as cli
+    import producer.original as original
+
+    original.import_gr00t()
+    import transformers  # noqa: F401
+
+    timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
+    timed(original.OriginalGr00t, "__init__", "load")
+    timed(original.OriginalGr00t, "run", "run", lambda self, tag, raw, seed: tag)
+    timed(artifact, "write_artifact", "write", lambda a, path, **k: a.embodiment_tag)
+    return cli.main
+
+
+def instrument_consumer() -> Any:
+    import torch  # noqa: F401
+    from lerobot.policies.groot import groot_n1_7  # noqa: F401
+
+    import consumer.checks as checks
+    import consumer.cli as cli
+    import consumer.lerobot_side as lerobot_side
+    import parity_format.checkpoint as checkpoint
+
+    timed(checks, "checkpoint_fingerprint", "fingerprint")  # imported by name into consumer.checks
+    timed(checks, "read_artifact", "read", lambda path, *a, **k: Path(path).parent.name + "/" + Path(path).name)
+    timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
+    timed(lerobot_side.LeRobotModel, "__init__", "load")
+    timed(checks.ParitySession, "run", "check", lambda self, case, check: f"{case.case_id} {check}")
+    return cli.main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, required=True, help="where to write the phases")
+    parser.add_argument("side", choices=("producer", "consumer"))
+    parser.add_argument("cli_args", nargs=argparse.REMAINDER, help="-- then the CLI's own arguments")
+    args = parser.parse_args()
+    cli_args = args.cli_args[1:] if args.cli_args[:1] == ["--"] else args.cli_args
+    threading.Thread(target=sample_rss, daemon=True).start()
+    started = time.perf_counter()
+    cli_main = instrument_producer() if args.side == "producer" else instrument_consumer()
+    imports = time.perf_counter() - started
+    record("imports", args.side, imports, imports)
+    status = cli_main(cli_args)
+    total = time.perf_counter() - started
+    payload = {"side": args.side, "status": status, "total_s": total, "peak_rss": peak_rss_bytes(), "phases": PHASES}
+    payload["peak_rss_anon"], payload["peak_rss_file"] = PEAKS["RssAnon"], PEAKS["RssFile"]
+    args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
