@@ -108,7 +108,7 @@ def test_bad_artifacts_fail_alone_and_the_report_is_written(golden_square: Path,
         ("b-bomb", "preprocessor"): "per-member cap",
         ("c-badtag", "preprocessor"): "../../x",
         ("d-noweights", "model"): "check failed",
-        ("e-nostats", "preprocessor"): "check failed",
+        ("e-nostats", "preprocessor"): "preprocessor raised KeyError",
     }
     for (group, check), cause in expected_causes.items():
         result = results[group, check]
