@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from consumer.known_divergences import divergences_for
+from consumer.verdict import refusal_verdict
 from parity_format.artifact import Artifact
 from parity_format.checkpoint import read_json
 from parity_format.compare import compare_mappings
@@ -70,8 +71,8 @@ def decode_parity(session: ParitySession, case: Case, artifact: Artifact) -> Che
     try:
         out = decode(ckpt, artifact.embodiment_tag, artifact.raw, recorded, horizon)
     except Exception as exc:  # a user building LeRobot's processors for this checkpoint gets the same error
-        message = f"LeRobot could not build or run its processors for this tag: {type(exc).__name__}: {exc}"
-        return checks.CheckResult(case, "decode", "fail", message)
+        known = divergences_for("decode", artifact, ckpt)
+        return refusal_verdict(case, "decode", "LeRobot's processors (preprocess, then decode)", exc, known)
 
     env = out.libero_transform
     if env and decoded(keys[0], env=True) not in artifact.outputs:

@@ -156,6 +156,18 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         refusal=r"all input arrays must have the same shape",
     ),
     KnownDivergence(
+        name="mixed-resolutions-decode",
+        check="decode",
+        tensors=(),
+        reason=(
+            f"cameras of different sizes in one tag: {REIMPLEMENTATION}'s decode needs its preprocessor pass "
+            "first (the pack step caches the raw state that relative actions are decoded against), and that "
+            f"pass raises on mixed camera sizes, so nothing is decoded; {ORIGINAL} decodes regardless"
+        ),
+        applies=_mixed_resolutions,
+        refusal=r"all input arrays must have the same shape",
+    ),
+    KnownDivergence(
         name="empty-instruction",
         check="preprocessor",
         tensors=("input_ids", "attention_mask"),

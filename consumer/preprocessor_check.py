@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 from consumer.checks import REGENERATE_HINT, Skip
 from consumer.known_divergences import divergences_for
 from consumer.lerobot_side import EXACT_KEYS, PREPROCESSOR_KEYS
-from consumer.verdict import verdict
+from consumer.verdict import refusal_verdict, verdict
 from parity_format.artifact import Artifact
 from parity_format.compare import compare_mappings
 from parity_format.results import Case, CheckResult
-from parity_format.status import Status
 
 if TYPE_CHECKING:
     from consumer.checks import ParitySession
@@ -28,13 +27,7 @@ def preprocessor_parity(session: ParitySession, case: Case, artifact: Artifact) 
     try:
         out = preprocess(ckpt, artifact.embodiment_tag, artifact.raw)
     except Exception as exc:  # LeRobot refused the input: a declared refusal (xfail) or a failure naming the error
-        refused = [d for d in known if d.explains_refusal(exc)]
-        text = f"LeRobot's preprocessor raised {type(exc).__name__}: {exc}"
-        if not refused:
-            return CheckResult(case, "preprocessor", Status.FAIL, text, None, [d.name for d in known])
-        reasons = "; ".join(f"[{d.name}] {d.reason}" for d in refused)
-        message = f"known divergence: {reasons} ({text})"
-        return CheckResult(case, "preprocessor", Status.XFAIL, message, None, [d.name for d in refused])
+        return refusal_verdict(case, "preprocessor", "LeRobot's preprocessor", exc, known)
     original = {k.split(".")[-1]: v for k, v in artifact.inputs.items()}
     expected = {k: original[k] for k in PREPROCESSOR_KEYS if k in original}
     report = compare_mappings(

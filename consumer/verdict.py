@@ -43,3 +43,15 @@ def verdict(case: Case, check: str, report: ComparisonReport, known: Sequence[Kn
     if unexplained or not report.tensors_passed:
         parts.append(f"out of tolerance: {', '.join(unexplained) or 'see notes'}")
     return CheckResult(case, check, Status.FAIL, "; ".join(parts), report, names)
+
+
+def refusal_verdict(case: Case, check: str, what: str, exc: Exception, known: Sequence[KnownDivergence]) -> CheckResult:
+    """LeRobot raised instead of producing tensors: a declared refusal (xfail) or a failure naming the error."""
+    refused = [d for d in known if d.explains_refusal(exc)]
+    text = f"{what} raised {type(exc).__name__}: {exc}"
+    if not refused:
+        return CheckResult(case, check, Status.FAIL, text, None, [d.name for d in known])
+    reasons = "; ".join(f"[{d.name}] {d.reason}" for d in refused)
+    return CheckResult(
+        case, check, Status.XFAIL, f"known divergence: {reasons} ({text})", None, [d.name for d in refused]
+    )
