@@ -94,6 +94,7 @@ def instrument_producer() -> Any:
     import transformers  # noqa: F401
 
     timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
+    timed(checkpoint, "content_fingerprint", "fingerprint")
     timed(original.OriginalGr00t, "__init__", "load")
     timed(original.OriginalGr00t, "run", "run", lambda self, tag, raw, seed: tag)
     timed(artifact, "write_artifact", "write", lambda a, path, **k: a.embodiment_tag)
@@ -104,14 +105,14 @@ def instrument_consumer() -> Any:
     import torch  # noqa: F401
     from lerobot.policies.groot import groot_n1_7  # noqa: F401
 
+    import consumer.checkpoint_identity as identity
     import consumer.checks as checks
     import consumer.cli as cli
     import consumer.lerobot_side as lerobot_side
-    import parity_format.checkpoint as checkpoint
 
-    timed(checks, "checkpoint_fingerprint", "fingerprint")  # imported by name into consumer.checks
+    timed(identity, "checkpoint_fingerprint", "fingerprint")  # imported by name into checkpoint_identity
+    timed(identity, "content_fingerprint", "fingerprint")
     timed(checks, "read_artifact", "read", lambda path, *a, **k: Path(path).parent.name + "/" + Path(path).name)
-    timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
     timed(lerobot_side.LeRobotModel, "__init__", "load")
     timed(checks.ParitySession, "run", "check", lambda self, case, check: f"{case.case_id} {check}")
     return cli.main

@@ -60,7 +60,7 @@ KNOBS: dict[str, str] = {
     ),
     ENV_DEBUG: (
         "1/true/yes: print the full traceback when a case fails with an unexpected error (default: one line "
-        "naming the artifact, the check and the cause)."
+        "naming the artifact, the check and the cause); the producer honours it too, per failed tag."
     ),
     **LIMIT_KNOBS,
 }

@@ -173,13 +173,13 @@ def _statistics(result: TensorComparison, e64: np.ndarray, a64: np.ndarray, diff
     """Fill the distribution figures, cosine and scale error (``diff`` already has inf where non-finite)."""
     finite_e = np.isfinite(e64)
     ref = np.abs(np.where(finite_e, e64, 0.0))
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # a mean may overflow to inf: said so
         rel = np.where(np.isinf(diff), np.inf, diff / np.maximum(ref, _TINY))
-    result.mean_abs_diff = float(np.mean(diff))
+        result.mean_abs_diff = float(np.mean(diff))
+        result.mean_rel_diff = float(np.mean(rel))
     result.median_abs_diff = _percentile(diff, 50)
     result.p99_abs_diff = _percentile(diff, 99)
     result.max_rel_diff = float(np.max(rel))
-    result.mean_rel_diff = float(np.mean(rel))
     result.median_rel_diff = _percentile(rel, 50)
     result.p99_rel_diff = _percentile(rel, 99)
     if finite_e.any():

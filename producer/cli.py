@@ -211,7 +211,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
             seconds = time.perf_counter() - t0
             outcomes.append(TagOutcome(tag, folder, "FAILED", seconds, f"{type(exc).__name__}: {exc}"))
             print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
-            if os.environ.get("GROOT_PARITY_TRACEBACK"):
+            if os.environ.get("GROOT_PARITY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
                 traceback.print_exc()
     return outcomes
 
