@@ -107,8 +107,15 @@ def backbone_workdir(ckpt: Path) -> Iterator[None]:
     if not model_name or Path(model_name).is_absolute() or not (ckpt / model_name).is_dir():
         yield
         return
+    with working_directory(ckpt):
+        yield
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """``contextlib.chdir`` for Python 3.10: the producer env has no 3.11 stdlib."""
     previous = os.getcwd()
-    os.chdir(ckpt)
+    os.chdir(path)
     try:
         yield
     finally:
