@@ -31,6 +31,7 @@ SEED            ?= 42
 BATCH_SIZE      ?= 2
 IMAGE_SIZES     ?= 256x256 240x320
 PLAN            ?=
+COMPRESSION     ?= fast
 # make publish / fetch (a Hub dataset repo; REVISION and TAGS as above)
 REPO            ?=
 ARTIFACTS       ?= $(OUT)
@@ -121,7 +122,7 @@ produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN),
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_PY) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
-	  $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
+	  --compression $(COMPRESSION) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
 publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
 	@[ -n "$(REPO)" ] || { echo "set REPO=<org>/<dataset repo> (and log in: hf auth login, or HF_TOKEN)"; exit 2; }
@@ -134,10 +135,12 @@ fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF 
 
 fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpoints with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu PROBES=1 IMAGE_SIZES=256x256 TAGS=libero_sim
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu IMAGE_SIZES=256x256
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu \
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small \
+	  PROBES=1 IMAGE_SIZES=256x256 TAGS=libero_sim
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
 	  IMAGE_SIZES=480x640+256x256 TAGS=new_embodiment
 
 tiny-checkpoint: consumer-env ## rebuild both tiny random-weight checkpoint fixtures (deterministic)

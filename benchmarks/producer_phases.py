@@ -2,16 +2,20 @@
 
 Run from the repo root with the producer env (gr00t installed; see README "Producing on a CUDA box"):
 
-    envs/producer/.venv/bin/python benchmarks/producer_phases.py phases
+    envs/producer/.venv/bin/python benchmarks/producer_phases.py phases [--compression fast|small]
         one in-process run of the producer's steps on the tiny checkpoint, timed per phase: import,
-        checkpoint load, inputs, processor, get_action, stage capture, write (and the write share)
+        checkpoint load, inputs, processor, get_action, stage capture, write (what the main thread
+        waits for; compression runs in writer threads, whose CPU time is printed beside it)
     envs/producer/.venv/bin/python benchmarks/producer_phases.py compare --peer-script PATH [--pairs 5]
         `groot-parity-produce` and LeRobot's `dump_original_n1_7.py` on the same job, in alternating fresh
-        processes (ours, peer, ours, peer, ...): medians of wall seconds and peak RSS (wait4), and ratios
+        processes (ours, peer, ours, peer, ...): medians of wall seconds and peak RSS (wait4), ratios,
+        and our bytes against plain np.savez of the same members
     envs/producer/.venv/bin/python benchmarks/producer_phases.py codecs A.npz [B.npz ...]
         per member: bytes and seconds of every zip codec vs the one write_artifact chose, and file bytes
         against plain np.savez of the same members (aliases included): the measurements behind
-        encoding.py's codec policy
+        parity_format/codecs.py's policy
+    envs/producer/.venv/bin/python benchmarks/producer_phases.py sizes A.npz [B.npz ...]
+        one Markdown row per artifact: its bytes against plain np.savez of the same members
 
 The job (issue 15): tiny checkpoint, tags libero_sim + new_embodiment, one 256x256 size, B=2, CPU.
 
@@ -38,15 +42,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script: the harness packages come from this checkout
+
+from parity_format.codecs import COMPRESSION_LEVELS, DEFAULT_COMPRESSION  # noqa: E402  (numpy only)
 
 CKPT = REPO / "fixtures/tiny-groot-n1.7"
 TAGS = ("libero_sim", "new_embodiment")
@@ -97,8 +104,12 @@ def _no_capture(*_: Any) -> Iterator[dict[str, Any]]:
     yield {}
 
 
-def phases() -> dict[str, float]:
-    """One produce job in this process, phase by phase (the steps producer.cli.produce takes)."""
+def phases(compression: str) -> dict[str, float]:
+    """One produce job in this process, phase by phase (the steps producer.cli.produce takes).
+
+    "write" is what the main thread waits for (submitting, and the final wait for the writer);
+    "compression (background)" is the CPU time compression took in worker threads, mostly overlapped.
+    """
     clock = Clock()
     start = time.perf_counter()
     with clock.phase("import"):
@@ -108,13 +119,16 @@ def phases() -> dict[str, float]:
 
         import_gr00t()
     import producer.original as original_module
-    from parity_format.artifact import Artifact, write_artifact
+    from parity_format import codecs
+    from parity_format.artifact import Artifact
     from parity_format.checkpoint import checkpoint_fingerprint, read_json
     from parity_format.naming import artifact_filename
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
     from producer.provenance import provenance, publishable_checkpoint
+    from producer.writing import BackgroundWriter
 
+    background = _BackgroundCpu()
     with clock.phase("checkpoint load"):
         checkpoint = publishable_checkpoint({"spec": str(CKPT)}, CKPT, checkpoint_fingerprint(CKPT), REPO)
         original = original_module.OriginalGr00t(CKPT, "cpu")
@@ -122,7 +136,11 @@ def phases() -> dict[str, float]:
         stats = read_json(CKPT / "statistics.json")
     original.processor = _TimedProcessor(original.processor, clock)
     model_get_action = original.model.get_action
-    with tempfile.TemporaryDirectory() as out:
+    with (
+        tempfile.TemporaryDirectory() as out,
+        _patched(codecs, "encode_member", background.timed(codecs.encode_member)),
+    ):
+        writer = BackgroundWriter(compression)
         for tag in TAGS:
             with clock.phase("inputs"):
                 raw = build_observation(
@@ -131,7 +149,7 @@ def phases() -> dict[str, float]:
             # get_action with the stage hooks, as the producer runs it; then once without them: the
             # difference is what stage capture costs (hooks + copies), the rest is get_action itself
             original.model.get_action = clock.timed("get_action + capture", model_get_action)
-            result = original.run(tag, raw, SEED)
+            result = original.run(tag, raw, SEED, on_inputs=lambda inputs: writer.prefetch(inputs.values()))
             original.model.get_action = clock.timed("get_action", model_get_action)
             with contextlib.ExitStack() as bare, clock.phase("benchmark rerun"):
                 bare.enter_context(_patched(original_module, "capture_stages", _no_capture))
@@ -141,12 +159,34 @@ def phases() -> dict[str, float]:
                 tag, SEED, result.action_pred, result.inputs, result.input_torch_dtypes, raw, result.outputs, meta
             )
             with clock.phase("write"):
-                write_artifact(artifact, Path(out) / artifact_filename(tag))
+                writer.submit(artifact, Path(out) / artifact_filename(tag))
+        with clock.phase("write"):
+            writer.close()
     seconds = clock.seconds
     seconds["stage capture"] = max(0.0, seconds.pop("get_action + capture") - seconds["get_action"])
     # the bare rerun is the benchmark's own extra work, not part of a produce run
     seconds["total (as produced)"] = time.perf_counter() - start - seconds.pop("benchmark rerun")
+    seconds["compression (background)"] = background.seconds
     return seconds
+
+
+class _BackgroundCpu:
+    """CPU seconds spent in a function, summed over the threads that call it."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def timed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds += time.thread_time() - start
+
+        return run
 
 
 @contextlib.contextmanager
@@ -159,16 +199,18 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
         setattr(owner, name, saved)
 
 
-def print_phases(seconds: dict[str, float]) -> None:
+def print_phases(seconds: dict[str, float], compression: str) -> None:
     order = ("import", "checkpoint load", "inputs", "processor", "get_action", "stage capture", "write")
     total = seconds["total (as produced)"]
-    print(f"producer phases, {len(TAGS)} tags @ {SIZE[0]}x{SIZE[1]}, B={BATCH}, CPU (tiny checkpoint)")
+    print(f"producer phases, {len(TAGS)} tags @ {SIZE[0]}x{SIZE[1]}, B={BATCH}, CPU (tiny checkpoint), {compression}")
     print(f"{'phase':<16} {'seconds':>8} {'share':>6}")
     for name in order:
         print(f"{name:<16} {seconds[name]:>8.2f} {seconds[name] / total:>6.1%}")
     other = total - sum(seconds[n] for n in order)
     print(f"{'other':<16} {other:>8.2f} {other / total:>6.1%}")
     print(f"{'total':<16} {total:>8.2f}")
+    background = seconds["compression (background)"]
+    print(f"compression CPU in writer threads: {background:.2f} s ({background / total:.1%} of the total; overlapped)")
 
 
 # -- compare -------------------------------------------------------------------------------------
@@ -194,13 +236,13 @@ def _measure(cmd: list[str], cwd: Path, pycache: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024  # Linux: KiB
 
 
-def compare(peer_script: Path, pairs: int) -> None:
+def compare(peer_script: Path, pairs: int, compression: str) -> None:
     python = sys.executable
     ckpt = CKPT.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         ours_cmd = [python, "-m", "producer.cli", "--ckpt", str(ckpt), "--out-dir", f"{tmp}/ours"]
         ours_cmd += ["--device", "cpu", "--tags", ",".join(TAGS), "--image-size", f"{SIZE[0]}x{SIZE[1]}"]
-        ours_cmd += ["--batch-size", str(BATCH), "--seed", str(SEED)]
+        ours_cmd += ["--batch-size", str(BATCH), "--seed", str(SEED), "--compression", compression]
         peer_cmd = [python, str(peer_script), "--ckpt", str(ckpt), "--out-dir", f"{tmp}/peer"]
         peer_cmd += ["--tags", ",".join(TAGS), "--device", "cpu", "--seed", str(SEED)]
         runs: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
@@ -213,7 +255,9 @@ def compare(peer_script: Path, pairs: int) -> None:
             for name, cmd, cwd in commands:
                 runs[name].append(_measure(cmd, cwd, pycache))
                 print(f"{name} {i + 1:<3} {runs[name][-1][0]:>7.2f} {runs[name][-1][1]:>13.0f}", flush=True)
-        ours_size = sum(p.stat().st_size for p in Path(tmp, "ours").rglob("*.npz"))
+        ours_files = sorted(Path(tmp, "ours").rglob("*.npz"))
+        ours_size = sum(p.stat().st_size for p in ours_files)
+        plain_size = sum(plain_savez_bytes(p) for p in ours_files)
         peer_size = sum(p.stat().st_size for p in Path(tmp, "peer").rglob("*.npz"))
     wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
     rss = {k: statistics.median(r for _, r in v) for k, v in runs.items()}
@@ -221,49 +265,72 @@ def compare(peer_script: Path, pairs: int) -> None:
     print(f"  groot-parity-produce   {wall['ours']:6.2f} s  {rss['ours']:5.0f} MiB peak  {ours_size:>10,} B written")
     print(f"  dump_original_n1_7.py  {wall['peer']:6.2f} s  {rss['peer']:5.0f} MiB peak  {peer_size:>10,} B written")
     print(f"  ratio ours/peer        {wall['ours'] / wall['peer']:6.2f}x wall  {rss['ours'] / rss['peer']:.2f}x RSS")
+    print(f"  ours vs plain np.savez of the same members: {ours_size / plain_size:.4f}x (--compression {compression})")
     print(f"  load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 # -- codecs --------------------------------------------------------------------------------------
+def _every_member(path: Path) -> dict[str, Any]:
+    """Every member of an artifact as plain np.load gives it, aliases restored (checksums verified)."""
+    import numpy as np
+
+    from parity_format.artifact import ALIAS, MANIFEST, read_artifact
+
+    read_artifact(path)  # verifies every checksum, aliases included
+    with np.load(path) as data:
+        stored = {k: data[k] for k in data.files}
+    every = dict(stored)
+    for name, entry in json.loads(str(stored[MANIFEST]))["members"].items():
+        if ALIAS in entry:
+            every[name] = stored[entry[ALIAS]]
+    return every
+
+
+def plain_savez_bytes(path: Path) -> int:
+    """Bytes of plain np.savez of the same members (aliases included): the size target's denominator."""
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "plain.npz"
+        np.savez(plain, **_every_member(path))
+        return plain.stat().st_size
+
+
+def sizes(paths: list[Path]) -> None:
+    """Each artifact's bytes against plain np.savez of the same members: the size target, per file."""
+    print("| artifact | bytes vs plain `np.savez` |\n| --- | --- |")
+    for path in paths:
+        size = path.stat().st_size
+        print(f"| `{path}` | {size / plain_savez_bytes(path):.4f}x ({size:,} B) |")
+
+
 def codecs(paths: list[Path]) -> None:
     import numpy as np
 
-    from parity_format import encoding
-    from parity_format.artifact import ALIAS, MANIFEST, read_artifact
+    from parity_format import codecs as policy
 
     names = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2"}
     names[zipfile.ZIP_LZMA] = "lzma"
 
     def candidates(data: memoryview, itemsize: int) -> dict[str, Callable[[], bytes]]:
         return {
-            "deflate": lambda: zlib.compress(data, 9),
-            "bzip2": lambda: bz2.compress(data, 9),
-            "lzma": lambda: encoding._lzma(data, itemsize),
-            "lzma-large": lambda: encoding._lzma(data, itemsize, large=True),
+            "deflate-9": lambda: policy.deflate_member(data, 9),
+            "bzip2-9": lambda: bz2.compress(data, 9),
+            **{f"lzma-{lvl}": partial(policy.lzma_member, data, itemsize, large=lvl) for lvl in policy.LARGE_LZMA},
         }
 
     for path in paths:
-        with np.load(path) as data:
-            stored = {k: data[k] for k in data.files}
         with zipfile.ZipFile(path) as zf:
             infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
-        read_artifact(path)  # verifies every checksum, aliases included
-        listed = json.loads(str(stored[MANIFEST]))["members"]
-        every = dict(stored)
-        for name, entry in listed.items():
-            if ALIAS in entry:
-                every[name] = stored[entry[ALIAS]]
-        with tempfile.TemporaryDirectory() as tmp:
-            plain = Path(tmp) / "plain.npz"
-            np.savez(plain, **every)
-            plain_size = plain.stat().st_size
-        size = path.stat().st_size
-        aliases = len(every) - len(stored)
+        every = _every_member(path)
+        plain_size, size = plain_savez_bytes(path), path.stat().st_size
         print(f"\n{path}: {size:,} B = {size / plain_size:.4f}x plain np.savez ({plain_size:,} B) of the same")
-        print(f"  {len(every)} members ({aliases} stored once as aliases); members of 16 KiB and more:")
-        print(f"  {'member':<34} {'npy B':>10}  " + "  ".join(f"{c:>17}" for c in candidates(memoryview(b""), 1)))
-        print(f"  {'':<34} {'':>10}  " + "  ".join(f"{'ratio':>7} {'ms':>9}" for _ in range(4)) + "  chosen")
-        for name, array in stored.items():
+        print(f"  {len(every)} members ({len(every) - len(infos)} stored once as aliases); members of 16 KiB and more:")
+        columns = candidates(memoryview(b""), 1)
+        print(f"  {'member':<34} {'npy B':>10}  " + "  ".join(f"{c:>17}" for c in columns))
+        print(f"  {'':<34} {'':>10}  " + "  ".join(f"{'ratio':>7} {'ms':>9}" for _ in columns) + "  chosen")
+        for name in infos:
+            array = every[name]
             buf = io.BytesIO()
             np.lib.format.write_array(buf, array, allow_pickle=False)
             raw = buf.getbuffer()
@@ -282,19 +349,25 @@ def codecs(paths: list[Path]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    sub.add_parser("phases", help="time each producer phase in this process")
+    phs = sub.add_parser("phases", help="time each producer phase in this process")
     cmp = sub.add_parser("compare", help="alternating runs against LeRobot's dump_original_n1_7.py")
+    for mode in (phs, cmp):
+        mode.add_argument("--compression", choices=COMPRESSION_LEVELS, default=DEFAULT_COMPRESSION, help="(fast)")
     cmp.add_argument("--peer-script", type=Path, default=os.environ.get(PEER_ENV), help=f"(or ${PEER_ENV})")
     cmp.add_argument("--pairs", type=int, default=5, help="alternating (ours, peer) pairs (5)")
     cod = sub.add_parser("codecs", help="every codec on every member of real artifacts")
     cod.add_argument("artifacts", nargs="+", type=Path)
+    siz = sub.add_parser("sizes", help="bytes of real artifacts against plain np.savez of their members")
+    siz.add_argument("artifacts", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.mode == "phases":
-        print_phases(phases())
+        print_phases(phases(args.compression), args.compression)
     elif args.mode == "compare":
         if args.peer_script is None or not Path(args.peer_script).is_file():
             parser.error(f"--peer-script (or ${PEER_ENV}) must name dump_original_n1_7.py; see --help")
-        compare(Path(args.peer_script).resolve(), args.pairs)
+        compare(Path(args.peer_script).resolve(), args.pairs, args.compression)
+    elif args.mode == "sizes":
+        sizes(args.artifacts)
     else:
         codecs(args.artifacts)
     return 0

@@ -28,7 +28,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 PHASES: list[dict[str, Any]] = []
-_CHILD_TIME: list[float] = []
+_NESTING = threading.local()  # per thread: the producer writes artifacts on a thread of its own
+
+
+def _child_time() -> list[float]:
+    if not hasattr(_NESTING, "stack"):
+        _NESTING.stack = []
+    return _NESTING.stack
 
 
 def peak_rss_bytes() -> int:
@@ -58,7 +64,15 @@ def sample_rss(interval: float = 0.2) -> None:
 
 def record(kind: str, label: str, seconds: float, self_seconds: float) -> None:
     PHASES.append(
-        {"kind": kind, "label": label, "s": seconds, "self_s": self_seconds, "peak_rss": peak_rss_bytes(), **rss_now()}
+        {
+            "kind": kind,
+            "label": label,
+            "s": seconds,
+            "self_s": self_seconds,
+            "end": time.perf_counter(),  # phases on the producer's writer thread overlap the main thread's
+            "peak_rss": peak_rss_bytes(),
+            **rss_now(),
+        }
     )
 
 
@@ -68,15 +82,16 @@ def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None
 
     @functools.wraps(original)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        _CHILD_TIME.append(0.0)
+        stack = _child_time()
+        stack.append(0.0)
         started = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
             seconds = time.perf_counter() - started
-            nested = _CHILD_TIME.pop()
-            if _CHILD_TIME:
-                _CHILD_TIME[-1] += seconds
+            nested = stack.pop()
+            if stack:
+                stack[-1] += seconds
             record(kind, str(label_of(*args, **kwargs)), seconds, seconds - nested)
 
     setattr(owner, attr, wrapper)
@@ -85,10 +100,10 @@ def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None
 def instrument_producer() -> Any:
     import torch  # noqa: F401  (counted as import time)
 
-    import parity_format.artifact as artifact
     import parity_format.checkpoint as checkpoint
     import producer.cli as cli
     import producer.original as original
+    import producer.writing as writing
 
     original.import_gr00t()
     import transformers  # noqa: F401
@@ -96,8 +111,8 @@ def instrument_producer() -> Any:
     timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
     timed(checkpoint, "content_fingerprint", "fingerprint")
     timed(original.OriginalGr00t, "__init__", "load")
-    timed(original.OriginalGr00t, "run", "run", lambda self, tag, raw, seed: tag)
-    timed(artifact, "write_artifact", "write", lambda a, path, **k: a.embodiment_tag)
+    timed(original.OriginalGr00t, "run", "run", lambda self, tag, *args, **kwargs: tag)
+    timed(writing, "write_artifact", "write", lambda a, *args, **kwargs: a.embodiment_tag)  # on the writer thread
     return cli.main
 
 

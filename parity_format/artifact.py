@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from . import encoding
+from . import codecs, encoding
 from .errors import ArtifactError
 from .naming import tag_from_filename
 from .temp_files import make_temp_file, remove_stale_temp_files
@@ -82,8 +82,12 @@ def array_checksum(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def write_artifact(artifact: Artifact, path: Path) -> Path:
-    """Validate and atomically write ``artifact`` to ``path`` (temp file, fsync, os.replace)."""
+def write_artifact(artifact: Artifact, path: Path, encoder: codecs.MemberEncoder | None = None) -> Path:
+    """Validate and atomically write ``artifact`` to ``path`` (temp file, fsync, os.replace).
+
+    ``encoder``: a shared :class:`~parity_format.codecs.MemberEncoder` (its compression level, and
+    payloads it prefetched); None compresses here at the default level.
+    """
     path = Path(path)
     members = _members(artifact, path)
     listed, members = _store_each_array_once(members)
@@ -104,7 +108,7 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
     fd, tmp = make_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as out:
-            encoding.write_npz(out, members)
+            encoding.write_npz(out, members, encoder)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)

@@ -7,16 +7,8 @@ literal-context properties; aligning them with the element size (``lp = pb = log
 shrinks float tensors by up to ~10%, and the props travel in the member header, which zipfile's
 decoder honours. Timestamps are fixed, so equal content gives byte-identical files.
 
-WHY one codec per member, not the smallest of four: compressing every member with every codec
-cost 6 s of a 16 s produce run (LZMA alone 4.3 s), and it grows with the bytes. Measured on the
-golden artifacts (``benchmarks/producer_phases.py codecs`` prints the table, README "Size"): LZMA
-is the smallest codec for every large numeric member (``pixel_values`` 0.144x vs 0.197x for
-deflate and bzip2), random camera frames are incompressible by every codec (1.000x at best), and
-below :data:`SMALL_MEMBER` bytes all codecs together take well under a millisecond. So: small
-members still try every codec; a large member is probed on a few slices with the cheapest codec
-and stored when the probe finds no redundancy, else LZMA-compressed once with a cheaper match
-finder (see :func:`_lzma`). Large members are compressed in worker threads (zlib, bz2 and lzma
-release the GIL), and identical arrays are compressed once.
+WHICH codec each member gets, and compressing members ahead of the write, is
+:mod:`parity_format.codecs`.
 
 WHY headers are read separately: a member's dtype is known from its .npy header alone, so object
 (pickle) members are detected without ever decoding their data.
@@ -24,16 +16,13 @@ WHY headers are read separately: a member's dtype is known from its .npy header 
 
 from __future__ import annotations
 
-import bz2
-import io
+import contextlib
 import lzma
 import math
-import os
 import struct
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +31,7 @@ from zipfile import ZIP_BZIP2, ZIP_DEFLATED, ZIP_LZMA, ZIP_STORED
 
 import numpy as np
 
+from . import codecs
 from .errors import ArtifactError
 from .limits import (
     ENV_MAX_ARTIFACT_BYTES,
@@ -73,107 +63,23 @@ def is_plain_dtype(dtype: np.dtype) -> bool:
     return not dtype.hasobject and dtype.kind in "biufcmMSUV"
 
 
-SMALL_MEMBER = 64 << 10  # .npy bytes below which trying every codec costs less than choosing
-PROBE_SLICES, PROBE_BYTES = 4, 16 << 10  # the incompressibility probe: 4 spread slices of 16 KiB
-INCOMPRESSIBLE = 0.98  # probe ratio (deflate level 1) above which a member is stored as is
-PARALLEL_MEMBER = 1 << 20  # members at least this large are compressed in worker threads
-LARGE_DICT = 1 << 20  # LZMA dictionary of large members: a larger one gains <0.1% here, costs ~8x its size in RAM
+def write_npz(
+    out: BinaryIO, members: Sequence[tuple[str, np.ndarray]], encoder: codecs.MemberEncoder | None = None
+) -> None:
+    """Write ``members`` (name without .npy, array) as a zip that np.load reads directly.
 
-
-def _lzma(data: memoryview, itemsize: int, *, large: bool = False) -> bytes:
-    """Raw LZMA1 with element-aligned props, framed as a zip LZMA member (APPNOTE 5.8.8).
-
-    ``large`` trades ~8% of the bytes for ~3x less CPU: preset 6's bt4 match finder (its
-    dictionary capped at :data:`LARGE_DICT`) becomes a hash chain of depth 2. Measured on the
-    golden 256x256 ``pixel_values`` (6.3 MB): preset 6 0.1440x in 3.0 CPU-s, bt2 0.1441x in 2.4 s,
-    this 0.1554x in 0.9 s, deflate 0.197x in 0.36 s (``benchmarks/producer_phases.py codecs``).
+    ``encoder`` chooses and compresses each member (:mod:`parity_format.codecs`); pass a shared one
+    to pick up payloads it prefetched. Without one, a private encoder at the default level is used.
     """
-    lp = min(itemsize.bit_length() - 1, 4) if itemsize & (itemsize - 1) == 0 else 0
-    lc = min(3, 4 - lp)  # liblzma (zipfile's decoder) rejects lc + lp > 4
-    dict_size = min(max(1 << 12, 1 << max(len(data) - 1, 1).bit_length()), LARGE_DICT if large else 1 << 26)
-    lzma1: dict[str, int] = {"id": lzma.FILTER_LZMA1, "preset": 6, "dict_size": dict_size}
-    lzma1 |= {"lc": lc, "lp": lp, "pb": lp}
-    if large:
-        lzma1 |= {"mode": lzma.MODE_NORMAL, "mf": lzma.MF_HC4, "nice_len": 64, "depth": 2}
-    props = struct.pack("<BI", (lp * 5 + lp) * 9 + lc, dict_size)
-    header = struct.pack("<BBH", 9, 4, len(props))  # LZMA SDK version 9.4, as zipfile writes it
-    return header + props + lzma.compress(data, format=lzma.FORMAT_RAW, filters=[lzma1])
+    with contextlib.ExitStack() as stack:
+        if encoder is None:
+            encoder = stack.enter_context(codecs.MemberEncoder())
+        _write_zip(out, members, encoder.encode_all([array for _, array in members]))
 
 
-def _deflate(data: memoryview, level: int = 9) -> bytes:
-    deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return deflate.compress(data) + deflate.flush()
-
-
-def _probe_ratio(data: memoryview) -> float:
-    """Deflate-1 ratio of a few slices spread over ``data``: ~1.0 means no codec will help."""
-    step = max(len(data) // PROBE_SLICES, PROBE_BYTES)
-    slices = [data[i : i + PROBE_BYTES] for i in range(0, len(data), step)][:PROBE_SLICES]
-    return sum(len(_deflate(s, 1)) for s in slices) / sum(len(s) for s in slices)
-
-
-def _encodings(data: memoryview, itemsize: int) -> Iterator[tuple[int, bytes | memoryview]]:
-    """The candidate encodings of one member, per the policy in the module docstring."""
-    yield ZIP_STORED, data  # free, and the floor: no member is ever expanded
-    if len(data) < SMALL_MEMBER:
-        yield ZIP_DEFLATED, _deflate(data)
-        yield ZIP_BZIP2, bz2.compress(data, 9)
-        yield ZIP_LZMA, _lzma(data, itemsize)
-    elif _probe_ratio(data) <= INCOMPRESSIBLE:
-        yield ZIP_LZMA, _lzma(data, itemsize, large=True)
-
-
-Encoded = tuple[int, bytes | memoryview, int, int]  # zip method, payload, crc32, uncompressed size
-
-
-def encode_member(array: np.ndarray) -> Encoded:
-    """(zip method, payload, crc32, uncompressed size) of the chosen encoding of ``array``."""
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, array, allow_pickle=False)
-    data = buf.getbuffer()
-    method, payload = min(_encodings(data, array.dtype.itemsize), key=lambda e: len(e[1]))
-    return method, payload, zlib.crc32(data), len(data)
-
-
-def _first_of_each_content(members: Sequence[tuple[str, np.ndarray]]) -> list[int]:
-    """For each member, the index of the first member with the same dtype, shape and bytes."""
-    first: list[int] = []
-    seen: dict[tuple[str, tuple[int, ...], int], list[int]] = {}
-    raws = [np.ascontiguousarray(a).reshape(-1).view(np.uint8) for _, a in members]
-    for i, ((_, array), raw) in enumerate(zip(members, raws, strict=True)):
-        twins = seen.setdefault((array.dtype.str, array.shape, zlib.crc32(raw)), [])
-        same = next((j for j in twins if np.array_equal(raws[j], raw)), None)
-        if same is None:
-            twins.append(i)
-        first.append(i if same is None else same)
-    return first
-
-
-def _encoded_in_order(members: Sequence[tuple[str, np.ndarray]]) -> Iterator[Encoded]:
-    """encode_member of each member, in order; large ones run ahead in worker threads.
-
-    Identical arrays (same dtype, shape and bytes) are encoded once and their payload reused.
-    """
-    first = _first_of_each_content(members)
-    large = [i for i, (_, a) in enumerate(members) if first[i] == i and a.nbytes >= PARALLEL_MEMBER]
-    workers = min(len(large), os.cpu_count() or 1, 4)
-    pool = ThreadPoolExecutor(workers) if workers > 1 else None
-    try:
-        futures = {i: pool.submit(encode_member, members[i][1]) for i in large} if pool else {}
-        encoded: dict[int, Encoded] = {}
-        for i, (_, array) in enumerate(members):
-            if first[i] == i:
-                encoded[i] = futures.pop(i).result() if i in futures else encode_member(array)
-            yield encoded[first[i]]
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-
-
-def write_npz(out: BinaryIO, members: Sequence[tuple[str, np.ndarray]]) -> None:
-    """Write ``members`` (name without .npy, array) as a zip that np.load reads directly."""
+def _write_zip(out: BinaryIO, members: Sequence[tuple[str, np.ndarray]], encoded: Iterator[codecs.Encoded]) -> None:
     central, offset = [], 0
-    for (name, _), (method, payload, crc, size) in zip(members, _encoded_in_order(members), strict=True):
+    for (name, _), (method, payload, crc, size) in zip(members, encoded, strict=True):
         fname = f"{name}.npy".encode()
         flags = (0x800 if not fname.isascii() else 0) | (0x02 if method == ZIP_LZMA else 0)
         big = max(size, len(payload), offset) >= _ZIP64_LIMIT

@@ -16,8 +16,16 @@ import os
 import sys
 import time
 import traceback
+from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from producer.writing import BackgroundWriter, Written
 
 DEFAULT_IMAGE_SIZES = ("256x256", "240x320")  # real cameras are not square: keep one non-square size
 
@@ -32,6 +40,7 @@ class TagOutcome:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from parity_format.codecs import COMPRESSION_LEVELS, DEFAULT_COMPRESSION
     from producer.arguments import OneLineErrorParser
 
     parser = OneLineErrorParser(
@@ -74,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
             "camera frame sizes, one artifact directory each; H1xW1+H2xW2 gives each camera its own size, in "
             f"camera order (default: {' '.join(DEFAULT_IMAGE_SIZES)})"
         ),
+    )
+    parser.add_argument(
+        "--compression",
+        choices=COMPRESSION_LEVELS,
+        default=DEFAULT_COMPRESSION,
+        help=f"LZMA effort on large members: fast, or small (a few %% smaller files for several times the "
+        f"compression CPU; README 'Producer speed') (default: {DEFAULT_COMPRESSION})",
     )
     parser.add_argument(
         "--probes",
@@ -130,7 +146,7 @@ def fail(message: str) -> int:
 def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, int]]]) -> list[TagOutcome]:
     import torch
 
-    from parity_format.artifact import Artifact, write_artifact
+    from parity_format.artifact import Artifact
     from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
     from parity_format.naming import artifact_filename
     from producer.decode import decode_outputs
@@ -138,6 +154,7 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
     from producer.observations import PROBES, build_observation, camera_sizes, size_label
     from producer.original import OriginalGr00t, import_gr00t
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.writing import BackgroundWriter
 
     import_gr00t()  # fail fast, before hashing a multi-GB checkpoint
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -166,54 +183,97 @@ def produce(args, ref, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, 
     statistics = read_json(ckpt / "statistics.json")
     batch_size = max(args.batch_size, len(PROBES)) if args.probes else args.batch_size
 
-    outcomes: list[TagOutcome] = []
     jobs = [(size, tag) for size in sizes for tag in tags]
-    for index, (hw_list, tag) in enumerate(jobs, start=1):
-        size = size_label(hw_list)
-        folder = f"probes-{size}" if args.probes else size
-        print(f"[{index}/{len(jobs)}] {tag} @ {folder} ...", end=" ", flush=True)
-        t0 = time.perf_counter()
+    outcomes: dict[int, TagOutcome] = {}
+    writes: list[PendingWrite] = []  # submission order; reported as they finish
+    with BackgroundWriter(args.compression) as writer:
+        for index, (hw_list, tag) in enumerate(jobs, start=1):
+            size = size_label(hw_list)
+            folder = f"probes-{size}" if args.probes else size
+            label = f"[{index}/{len(jobs)}] {tag} @ {folder}"
+            print(f"{label} ...", end=" ", flush=True)
+            t0 = time.perf_counter()
+            prefetched: list[np.ndarray] = []
+            try:
+                spec = embodiment_spec(ckpt, tag)
+                raw = build_observation(
+                    spec,
+                    statistics[tag]["state"],
+                    batch_size=batch_size,
+                    image_hw=hw_list,
+                    seed=args.seed,
+                    probes=args.probes,
+                )
+                per_camera = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, hw_list).items()}
+                result = original.run(tag, raw, args.seed, on_inputs=partial(compress_early, writer, prefetched))
+                decode = decode_outputs(original.processor, tag, result.action_pred, raw.state, args.seed)
+                artifact = Artifact(
+                    embodiment_tag=tag,
+                    seed=args.seed,
+                    action_pred=result.action_pred,
+                    inputs=result.inputs,
+                    input_torch_dtypes=result.input_torch_dtypes,
+                    raw=raw,
+                    outputs={**result.outputs, **decode},
+                    provenance={
+                        **meta,
+                        "image_size": list(hw_list[0]),
+                        "camera_image_sizes": per_camera,
+                        "batch_size": batch_size,
+                        "probes": [PROBES[i % len(PROBES)] for i in range(batch_size)] if args.probes else None,
+                    },
+                )
+                ran = time.perf_counter() - t0
+                print(f"ran {ran:.1f}s, writing", flush=True)
+                shape = tuple(result.action_pred.shape)
+                future = writer.submit(artifact, args.out_dir / folder / artifact_filename(tag))
+                writes.append(PendingWrite(index, label, tag, folder, t0, ran, shape, future))
+            except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
+                writer.discard(prefetched)
+                outcomes[index] = tag_failed(tag, folder, t0, exc)
+                print(f"FAILED {outcomes[index].detail}", flush=True)
+            report_writes(writes, outcomes, wait=False)
+        report_writes(writes, outcomes, wait=True)
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def compress_early(writer: BackgroundWriter, prefetched: list[np.ndarray], inputs: dict[str, np.ndarray]) -> None:
+    """Start compressing the collated inputs while get_action runs; remember them in case the tag fails."""
+    prefetched.extend(inputs.values())
+    writer.prefetch(inputs.values())
+
+
+@dataclass
+class PendingWrite:
+    index: int
+    label: str
+    tag: str
+    folder: str
+    started: float
+    ran_seconds: float  # inference, decode and assembly, before the artifact went to the writer
+    action_shape: tuple[int, ...]
+    future: Future[Written]
+
+
+def report_writes(writes: list[PendingWrite], outcomes: dict[int, TagOutcome], *, wait: bool) -> None:
+    """Print and record finished writes, in submission order; ``wait`` blocks until all are done."""
+    while writes and (wait or writes[0].future.done()):
+        w = writes.pop(0)
         try:
-            spec = embodiment_spec(ckpt, tag)
-            raw = build_observation(
-                spec,
-                statistics[tag]["state"],
-                batch_size=batch_size,
-                image_hw=hw_list,
-                seed=args.seed,
-                probes=args.probes,
-            )
-            per_camera = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, hw_list).items()}
-            result = original.run(tag, raw, args.seed)
-            decode = decode_outputs(original.processor, tag, result.action_pred, raw.state, args.seed)
-            artifact = Artifact(
-                embodiment_tag=tag,
-                seed=args.seed,
-                action_pred=result.action_pred,
-                inputs=result.inputs,
-                input_torch_dtypes=result.input_torch_dtypes,
-                raw=raw,
-                outputs={**result.outputs, **decode},
-                provenance={
-                    **meta,
-                    "image_size": list(hw_list[0]),
-                    "camera_image_sizes": per_camera,
-                    "batch_size": batch_size,
-                    "probes": [PROBES[i % len(PROBES)] for i in range(batch_size)] if args.probes else None,
-                },
-            )
-            path = write_artifact(artifact, args.out_dir / folder / artifact_filename(tag))
-            seconds = time.perf_counter() - t0
-            detail = f"action_pred {tuple(result.action_pred.shape)} -> {path} ({path.stat().st_size / 1e3:.0f} kB)"
-            outcomes.append(TagOutcome(tag, folder, "ok", seconds, detail))
-            print(f"ok {seconds:.1f}s {detail}", flush=True)
-        except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
-            seconds = time.perf_counter() - t0
-            outcomes.append(TagOutcome(tag, folder, "FAILED", seconds, f"{type(exc).__name__}: {exc}"))
-            print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
-            if os.environ.get("GROOT_PARITY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
-                traceback.print_exc()
-    return outcomes
+            written = w.future.result()
+        except Exception as exc:  # a write failing is that tag's failure, like a failing inference
+            outcomes[w.index] = tag_failed(w.tag, w.folder, w.started, exc)
+            print(f"{w.label} FAILED writing: {outcomes[w.index].detail}", flush=True)
+            continue
+        detail = f"action_pred {w.action_shape} -> {written.path} ({written.bytes / 1e3:.0f} kB)"
+        outcomes[w.index] = TagOutcome(w.tag, w.folder, "ok", w.ran_seconds + written.seconds, detail)
+        print(f"{w.label} ok, written in {written.seconds:.1f}s: {detail}", flush=True)
+
+
+def tag_failed(tag: str, folder: str, started: float, exc: Exception) -> TagOutcome:
+    if os.environ.get("GROOT_PARITY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    return TagOutcome(tag, folder, "FAILED", time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
 
 
 def print_summary(outcomes: list[TagOutcome]) -> None:

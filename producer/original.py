@@ -9,6 +9,7 @@ flash-attention, which alone moves ``action_pred`` by ~3e-2 and would drown any 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,18 @@ class OriginalGr00t:
     def embodiment_ids(self) -> dict[str, Any]:
         return embodiment_id_table(self.processor)
 
-    def run(self, tag: str, raw: RawObservation, seed: int) -> OriginalResult:
+    def run(
+        self,
+        tag: str,
+        raw: RawObservation,
+        seed: int,
+        on_inputs: Callable[[dict[str, np.ndarray]], None] | None = None,
+    ) -> OriginalResult:
+        """Processor, collator and ``get_action`` on ``raw``; ``on_inputs`` sees the collated inputs first.
+
+        WHY the callback: the collated ``pixel_values`` is the largest member of an artifact, and it
+        exists before ``get_action`` runs; the producer starts compressing it then.
+        """
         import torch
         from gr00t.data.embodiment_tags import EmbodimentTag
         from gr00t.data.types import MessageType, VLAStepData
@@ -128,6 +140,8 @@ class OriginalGr00t:
 
         inputs = {k: v.detach().cpu().numpy() for k, v in collated.items()}
         torch_dtypes = {k: str(v.dtype) for k, v in collated.items()}
+        if on_inputs is not None:
+            on_inputs(inputs)
         model_inputs: dict[str, Any] = {}
         for dotted, tensor in collated.items():
             node = model_inputs

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parity_format.codecs import DEFAULT_COMPRESSION
+
 ENTRY_KEYS = ("name", "ckpt", "revision", "subfolder", "allow_patterns", "tags", "image_sizes", "seed", "batch_size")
 DEFAULT_KEYS = ("tags", "image_sizes", "seed", "batch_size")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -160,7 +162,11 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
 
 
 def run_plan(
-    entries: list[PlanEntry], out_dir: Path, device: str | None, path_root: Path | None = None
+    entries: list[PlanEntry],
+    out_dir: Path,
+    device: str | None,
+    path_root: Path | None = None,
+    compression: str = DEFAULT_COMPRESSION,
 ) -> list[CheckpointOutcome]:
     """Produce every entry into ``out_dir/<name>/``; nothing an entry does stops the next one.
 
@@ -195,6 +201,7 @@ def run_plan(
                 batch_size=entry.batch_size,
                 probes=False,
                 path_root=Path.cwd() if path_root is None else path_root,
+                compression=compression,
             )
             outcome.tags = produce(args, ref, ckpt, tags, sizes)
         except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
@@ -252,7 +259,7 @@ def main_plan(args: Any) -> int:
         if not torch.cuda.is_available():
             return fail(f"--device {args.device}, but torch sees no CUDA device here (use --device cpu)")
     try:
-        outcomes = run_plan(entries, args.out_dir, args.device, args.path_root)
+        outcomes = run_plan(entries, args.out_dir, args.device, args.path_root, args.compression)
     except Gr00tUnavailable as exc:
         return fail(str(exc))
     print_plan_summary(outcomes)

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity_format import Artifact, ArtifactError, encoding, read_artifact, write_artifact
+from parity_format import Artifact, ArtifactError, codecs, encoding, read_artifact, write_artifact
 
 
 def test_failed_write_leaves_old_file_and_no_temp(
@@ -12,15 +12,15 @@ def test_failed_write_leaves_old_file_and_no_temp(
 ) -> None:
     path = write_artifact(make_artifact(seed=1), tmp_path / "original_n1_7_x.npz")
     before = path.read_bytes()
-    real, calls = encoding.encode_member, []
+    real, calls = codecs.encode_member, []
 
-    def failing(array: np.ndarray) -> tuple[int, bytes | memoryview, int, int]:
+    def failing(array: np.ndarray, compression: str) -> codecs.Encoded:
         calls.append(1)
         if len(calls) == 4:  # fail midway, after bytes have already reached the temp file
             raise OSError("disk full (simulated)")
-        return real(array)
+        return real(array, compression)
 
-    monkeypatch.setattr(encoding, "encode_member", failing)
+    monkeypatch.setattr(codecs, "encode_member", failing)
     with pytest.raises(OSError, match="simulated"):
         write_artifact(make_artifact(seed=2), path)
     assert len(calls) == 4

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from parity_format import Artifact, ArtifactError, encoding, read_artifact, write_artifact
+from parity_format import Artifact, ArtifactError, codecs, read_artifact, write_artifact
 from parity_format.artifact import ALIAS, FORMAT_VERSION, array_checksum
 
 Rewrite = Callable[..., None]
@@ -74,14 +74,14 @@ def test_members_lerobot_reads_are_never_aliases(tmp_path: Path, make_artifact: 
     art.inputs["inputs.twin"] = art.inputs["inputs.pixel_values"].copy()
     art.input_torch_dtypes["inputs.twin"] = "torch.float32"
     calls: list[int] = []
-    real = encoding.encode_member
+    real = codecs.encode_member
 
-    def counting(array: np.ndarray) -> encoding.Encoded:
+    def counting(array: np.ndarray, compression: str) -> codecs.Encoded:
         calls.append(array.size)
-        return real(array)
+        return real(array, compression)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(encoding, "encode_member", counting)
+        mp.setattr(codecs, "encode_member", counting)
         path = write_artifact(art, tmp_path / "x.npz")
     entries = _entries(path)
     assert {"in::inputs.pixel_values", "in::inputs.twin"} <= set(entries)  # both plain np.load members
@@ -169,15 +169,15 @@ def test_codec_policy_stores_noise_and_compresses_structure_once(monkeypatch: py
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 256, (2, 1, 256, 256, 3), dtype=np.uint8)  # camera noise: incompressible
     quantized = ((noise.astype(np.float32) / 255 - 0.5) / 0.5).repeat(2, axis=0)  # pixel_values-like
-    codecs: list[int] = []
-    real_lzma = encoding._lzma
+    compressed: list[int] = []
+    real_lzma = codecs.lzma_member
 
-    def counting_lzma(data: memoryview, itemsize: int, **kwargs: bool) -> bytes:
-        codecs.append(len(data))
+    def counting_lzma(data: memoryview, itemsize: int, **kwargs: str | None) -> bytes:
+        compressed.append(len(data))
         return real_lzma(data, itemsize, **kwargs)
 
-    monkeypatch.setattr(encoding, "_lzma", counting_lzma)
-    method, payload, _, size = encoding.encode_member(noise)
-    assert (method, len(payload), codecs) == (zipfile.ZIP_STORED, size, [])  # probed, not compressed
-    method, payload, _, size = encoding.encode_member(quantized)
-    assert method == zipfile.ZIP_LZMA and len(codecs) == 1 and len(payload) < 0.25 * size
+    monkeypatch.setattr(codecs, "lzma_member", counting_lzma)
+    method, payload, _, size = codecs.encode_member(noise)
+    assert (method, len(payload), compressed) == (zipfile.ZIP_STORED, size, [])  # probed, not compressed
+    method, payload, _, size = codecs.encode_member(quantized)
+    assert method == zipfile.ZIP_LZMA and len(compressed) == 1 and len(payload) < 0.25 * size

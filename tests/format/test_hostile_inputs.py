@@ -261,7 +261,7 @@ def test_killed_writer_leaves_a_temp_file_that_the_next_write_removes(
         "import os, sys, numpy as np\n"
         "from parity_format import encoding\n"
         "from parity_format.artifact import Artifact, write_artifact\n"
-        "def die(out, members):\n    out.write(b'partial'); out.flush(); os._exit(9)\n"
+        "def die(out, members, encoder=None):\n    out.write(b'partial'); out.flush(); os._exit(9)\n"
         "encoding.write_npz = die\n"
         "a = Artifact('t', 1, np.zeros((1, 2, 2), np.float32), {}, {})\n"
         f"write_artifact(a, __import__('pathlib').Path({str(tmp_path / 'original_n1_7_t.npz')!r}))\n"
