@@ -90,6 +90,21 @@ def phase_s(result: dict[str, Any], kind: str, label: str | None = None, field: 
     return sum(p[field] for p in result["phases"] if p["kind"] == kind and (label is None or p["label"] == label))
 
 
+def startup_s(result: dict[str, Any]) -> float:
+    """Wall seconds from the process start to its first inference, tag work done meanwhile left out.
+
+    The producer hashes the checkpoint in a thread beside its imports and model load, so those phases
+    overlap and their sum is not what they cost. Older runs (no ``started``) are summed.
+    """
+    if "started" not in result:
+        return sum(phase_s(result, k) for k in ("imports", "fingerprint", "load"))
+    loaded = max(p["end"] for p in result["phases"] if p["kind"] == "load")
+    runs = [p for p in result["phases"] if p["kind"] == "run"]
+    first_inference = min((p["end"] - p["s"] for p in runs if p["end"] > loaded), default=loaded)
+    early = sum(p["self_s"] for p in runs if p["end"] <= loaded)
+    return first_inference - result["started"] - early
+
+
 def exposed_write_s(result: dict[str, Any], label: str) -> float:
     """Seconds the producer's main thread waited for this tag's artifact after its last inference.
 
@@ -235,9 +250,16 @@ def main() -> int:
     row("checkpoint build", "cached" if cached else f"{build_s:.0f} s", str(ckpt))
     p2, p1, c = producers[2], producers[1], consumer
     for name, result in (("producer B=2", p2), ("producer B=1", p1), ("consumer", c)):
+        beside = "; in a thread, beside the imports" if name.startswith("producer") else ""
         row(f"{name}: imports", f"{phase_s(result, 'imports'):.1f} s")
-        row(f"{name}: checkpoint fingerprint", f"{phase_s(result, 'fingerprint'):.1f} s", "sha256 of every file")
+        row(
+            f"{name}: checkpoint fingerprint",
+            f"{phase_s(result, 'fingerprint'):.1f} s",
+            f"sha256 of every file{beside}",
+        )
         row(f"{name}: checkpoint load", f"{phase_s(result, 'load'):.1f} s")
+        if beside:
+            row(f"{name}: start to first inference", f"{startup_s(result):.1f} s", "imports, fingerprint, load overlap")
     for result, batch, tags in ((p2, 2, TAGS), (p1, 1, TAGS[:1])):
         for tag in tags:
             run, wait, write = phase_s(result, "run", tag), exposed_write_s(result, tag), phase_s(result, "write", tag)
@@ -257,13 +279,14 @@ def main() -> int:
         row("  of which anonymous / file-backed (peaks)", f"{anon / GB:.2f} / {mapped / GB:.2f} GB",
             f"anonymous {anon / fp32_bytes:.2f}x fp32 weights; file-backed = mmapped safetensors pages")  # fmt: skip
     first_case, second_case = f"b2-{IMAGE}-{TAGS[0]}", f"b2-{IMAGE}-{TAGS[1]}"
-    fixed = sum(phase_s(r, k) for r in (p2, c) for k in ("imports", "fingerprint", "load"))
+    fixed = startup_s(p2) + sum(phase_s(c, k) for k in ("imports", "fingerprint", "load"))
     # a one-tag run waits for its only artifact as long as this run waited for its last one
     lone_write = exposed_write_s(p2, TAGS[-1])
     first = fixed + phase_s(p2, "run", TAGS[0]) + lone_write + consume_s.get(first_case, 0.0)
     extra = phase_s(p2, "run", TAGS[1]) + consume_s.get(second_case, 0.0)
     row("round: produce + consume one tag, B=2", f"{first:.0f} s",
-        "imports, fingerprint, load, tag, the last write's wait (target <= 600 s)")  # fmt: skip
+        "producer start to first inference, tag, the last write's wait; consumer imports, fingerprint, load, checks "
+        "(target <= 600 s)")  # fmt: skip
     row("extra tag (produce + consume)", f"{extra:.0f} s", f"{extra / first:.0%} of the first (target <= 25%)")
     total_written = total_savez = 0
     per_group = {g: [0, 0] for g in GROUPS}

@@ -8,8 +8,9 @@ Run from the repo root with the producer env (gr00t installed; see README "Produ
         waits for; compression runs in writer threads, whose CPU time is printed beside it)
     envs/producer/.venv/bin/python benchmarks/producer_phases.py compare --peer-script PATH [--pairs 5]
         `groot-parity-produce` and LeRobot's `dump_original_n1_7.py` on the same job, in alternating fresh
-        processes (ours, peer, ours, peer, ...): medians of wall seconds and peak RSS (wait4), ratios,
-        and our bytes against plain np.savez of the same members
+        processes (ours, ours with a plain exit, peer, ours, ...): medians of wall seconds and peak RSS
+        (wait4), ratios with and without the command's quick exit, and our bytes against plain
+        np.savez of the same members
     envs/producer/.venv/bin/python benchmarks/producer_phases.py codecs A.npz [B.npz ...]
         per member: bytes and seconds of every zip codec vs the one write_artifact chose, and file bytes
         against plain np.savez of the same members (aliases included): the measurements behind
@@ -105,7 +106,7 @@ def _no_capture(*_: Any) -> Iterator[dict[str, Any]]:
 
 
 def phases(compression: str) -> dict[str, float]:
-    """One produce job in this process, phase by phase (the steps producer.cli.produce takes).
+    """One produce job in this process, phase by phase, in the order producer.cli.produce takes them.
 
     "write" is what the main thread waits for (submitting, and the final wait for the writer);
     "compression (background)" is the CPU time compression took in worker threads, mostly overlapped.
@@ -123,6 +124,7 @@ def phases(compression: str) -> dict[str, float]:
     from parity_format.artifact import Artifact
     from parity_format.checkpoint import checkpoint_fingerprint, read_json
     from parity_format.naming import artifact_filename
+    from producer.cli import PREPARE_AHEAD
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
     from producer.provenance import provenance, publishable_checkpoint
@@ -131,41 +133,52 @@ def phases(compression: str) -> dict[str, float]:
     background = _BackgroundCpu()
     with clock.phase("checkpoint load"):
         checkpoint = publishable_checkpoint({"spec": str(CKPT)}, CKPT, checkpoint_fingerprint(CKPT), REPO)
-        original = original_module.OriginalGr00t(CKPT, "cpu")
-        meta = provenance(device="cpu", attention=original.attention, checkpoint=checkpoint, argv=["benchmark"])
+        original = original_module.OriginalGr00t(CKPT, "cpu")  # the processor; the model loads below
         stats = read_json(CKPT / "statistics.json")
     original.processor = _TimedProcessor(original.processor, clock)
-    model_get_action = original.model.get_action
     with (
         tempfile.TemporaryDirectory() as out,
         _patched(codecs, "encode_member", background.timed(codecs.encode_member)),
     ):
         writer = BackgroundWriter(compression)
-        for tag in TAGS:
+
+        def prepare(tag: str) -> tuple[Any, Any]:
             with clock.phase("inputs"):
                 raw = build_observation(
                     embodiment_spec(CKPT, tag), stats[tag]["state"], batch_size=BATCH, image_hw=SIZE, seed=SEED
                 )
-            # get_action with the stage hooks, as the producer runs it; then once without them: the
-            # difference is what stage capture costs (hooks + copies), the rest is get_action itself
-            original.model.get_action = clock.timed("get_action + capture", model_get_action)
-            result = original.run(tag, raw, SEED, on_inputs=lambda inputs: writer.prefetch(inputs.values()))
-            original.model.get_action = clock.timed("get_action", model_get_action)
-            with contextlib.ExitStack() as bare, clock.phase("benchmark rerun"):
-                bare.enter_context(_patched(original_module, "capture_stages", _no_capture))
-                bare.enter_context(_patched(original, "processor", original.processor._processor))
-                original.run(tag, raw, SEED)
+            inputs = original.prepare(tag, raw)  # "processor"
+            writer.prefetch(inputs.inputs.values())
+            return raw, inputs
+
+        ahead = {tag: prepare(tag) for tag in TAGS[:PREPARE_AHEAD]}  # as the producer: before the model loads
+        with clock.phase("checkpoint load"):
+            original.load_model()
+            meta = provenance(device="cpu", attention=original.attention, checkpoint=checkpoint, argv=["benchmark"])
+        model_get_action = original.model.get_action
+        original.model.get_action = clock.timed("get_action + capture", model_get_action)
+        ran = []
+        for tag in TAGS:
+            raw, inputs = ahead.pop(tag) if tag in ahead else prepare(tag)
+            result = original.infer(inputs, SEED)  # get_action with the stage hooks, as the producer runs it
             artifact = Artifact(
                 tag, SEED, result.action_pred, result.inputs, result.input_torch_dtypes, raw, result.outputs, meta
             )
             with clock.phase("write"):
                 writer.submit(artifact, Path(out) / artifact_filename(tag))
+            ran.append(inputs)
         with clock.phase("write"):
             writer.close()
+    produced = time.perf_counter() - start
+    # once more without the hooks, after the run (so the writer gains no time from it): the difference
+    # is what stage capture costs (hooks + copies), the rest is get_action itself
+    original.model.get_action = clock.timed("get_action", model_get_action)
+    with _patched(original_module, "capture_stages", _no_capture):
+        for inputs in ran:
+            original.infer(inputs, SEED)
     seconds = clock.seconds
     seconds["stage capture"] = max(0.0, seconds.pop("get_action + capture") - seconds["get_action"])
-    # the bare rerun is the benchmark's own extra work, not part of a produce run
-    seconds["total (as produced)"] = time.perf_counter() - start - seconds.pop("benchmark rerun")
+    seconds["total (as produced)"] = produced
     seconds["compression (background)"] = background.seconds
     return seconds
 
@@ -236,17 +249,27 @@ def _measure(cmd: list[str], cwd: Path, pycache: Path) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024  # Linux: KiB
 
 
+PLAIN_EXIT = "import sys; from producer.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
 def compare(peer_script: Path, pairs: int, compression: str) -> None:
+    """Alternating fresh processes: our command, the same ``main`` with a plain interpreter exit, the peer.
+
+    The middle one measures what ``producer.cli.entry``'s ``gc.freeze`` before exit saves, so the
+    ratio can be read with and without it.
+    """
     python = sys.executable
     ckpt = CKPT.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        ours_cmd = [python, "-m", "producer.cli", "--ckpt", str(ckpt), "--out-dir", f"{tmp}/ours"]
-        ours_cmd += ["--device", "cpu", "--tags", ",".join(TAGS), "--image-size", f"{SIZE[0]}x{SIZE[1]}"]
-        ours_cmd += ["--batch-size", str(BATCH), "--seed", str(SEED), "--compression", compression]
+        ours_args = ["--ckpt", str(ckpt), "--device", "cpu", "--tags", ",".join(TAGS)]
+        ours_args += ["--image-size", f"{SIZE[0]}x{SIZE[1]}", "--batch-size", str(BATCH), "--seed", str(SEED)]
+        ours_args += ["--compression", compression]
+        ours_cmd = [python, "-m", "producer.cli", *ours_args, "--out-dir", f"{tmp}/ours"]
+        plain_cmd = [python, "-c", PLAIN_EXIT, *ours_args, "--out-dir", f"{tmp}/plain"]
         peer_cmd = [python, str(peer_script), "--ckpt", str(ckpt), "--out-dir", f"{tmp}/peer"]
         peer_cmd += ["--tags", ",".join(TAGS), "--device", "cpu", "--seed", str(SEED)]
-        runs: dict[str, list[tuple[float, float]]] = {"ours": [], "peer": []}
-        commands = (("ours", ours_cmd, REPO), ("peer", peer_cmd, ckpt))
+        commands = (("ours", ours_cmd, REPO), ("plain", plain_cmd, REPO), ("peer", peer_cmd, ckpt))
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in commands}
         pycache = Path(tmp) / "pycache"
         for _, cmd, cwd in commands:  # untimed: fills the bytecode cache
             _measure(cmd, cwd, pycache)
@@ -254,17 +277,19 @@ def compare(peer_script: Path, pairs: int, compression: str) -> None:
         for i in range(pairs):
             for name, cmd, cwd in commands:
                 runs[name].append(_measure(cmd, cwd, pycache))
-                print(f"{name} {i + 1:<3} {runs[name][-1][0]:>7.2f} {runs[name][-1][1]:>13.0f}", flush=True)
+                print(f"{name:<5} {i + 1:<2} {runs[name][-1][0]:>7.2f} {runs[name][-1][1]:>13.0f}", flush=True)
         ours_files = sorted(Path(tmp, "ours").rglob("*.npz"))
         ours_size = sum(p.stat().st_size for p in ours_files)
         plain_size = sum(plain_savez_bytes(p) for p in ours_files)
         peer_size = sum(p.stat().st_size for p in Path(tmp, "peer").rglob("*.npz"))
     wall = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
     rss = {k: statistics.median(r for _, r in v) for k, v in runs.items()}
-    print(f"\nmedian of {pairs} alternating pairs ({len(TAGS)} tags @ {SIZE[0]}x{SIZE[1]}, B={BATCH}, CPU):")
+    print(f"\nmedian of {pairs} alternating runs of each ({len(TAGS)} tags @ {SIZE[0]}x{SIZE[1]}, B={BATCH}, CPU):")
     print(f"  groot-parity-produce   {wall['ours']:6.2f} s  {rss['ours']:5.0f} MiB peak  {ours_size:>10,} B written")
+    print(f"  same, plain exit       {wall['plain']:6.2f} s  {rss['plain']:5.0f} MiB peak  (main() without gc.freeze)")
     print(f"  dump_original_n1_7.py  {wall['peer']:6.2f} s  {rss['peer']:5.0f} MiB peak  {peer_size:>10,} B written")
     print(f"  ratio ours/peer        {wall['ours'] / wall['peer']:6.2f}x wall  {rss['ours'] / rss['peer']:.2f}x RSS")
+    print(f"  ratio, plain exit      {wall['plain'] / wall['peer']:6.2f}x wall  {rss['plain'] / rss['peer']:.2f}x RSS")
     print(f"  ours vs plain np.savez of the same members: {ours_size / plain_size:.4f}x (--compression {compression})")
     print(f"  load average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
@@ -354,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     for mode in (phs, cmp):
         mode.add_argument("--compression", choices=COMPRESSION_LEVELS, default=DEFAULT_COMPRESSION, help="(fast)")
     cmp.add_argument("--peer-script", type=Path, default=os.environ.get(PEER_ENV), help=f"(or ${PEER_ENV})")
-    cmp.add_argument("--pairs", type=int, default=5, help="alternating (ours, peer) pairs (5)")
+    cmp.add_argument("--pairs", type=int, default=5, help="alternating rounds of the three commands (5)")
     cod = sub.add_parser("codecs", help="every codec on every member of real artifacts")
     cod.add_argument("artifacts", nargs="+", type=Path)
     siz = sub.add_parser("sizes", help="bytes of real artifacts against plain np.savez of their members")

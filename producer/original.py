@@ -9,7 +9,6 @@ flash-attention, which alone moves ``action_pred`` by ~3e-2 and would drown any 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,13 @@ class OriginalResult:
     input_torch_dtypes: dict[str, str]
     action_pred: np.ndarray
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def gr00t_installed() -> bool:
+    """Whether a ``gr00t`` package is on the path at all (cheap: nothing is imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("gr00t") is not None
 
 
 def import_gr00t() -> Any:
@@ -86,41 +92,65 @@ def embodiment_id_table(processor: Any) -> dict[str, Any]:
     }
 
 
+@dataclass
+class PreparedInputs:
+    """One tag's collated inputs, as the original's processor and collator made them, before the model runs."""
+
+    tag: str
+    batch: int
+    tensors: dict[str, Any]  # dotted input name -> torch tensor, sorted by name
+    inputs: dict[str, np.ndarray]  # the same, as numpy, dtype preserved: what the artifact stores
+    torch_dtypes: dict[str, str]
+
+
 class OriginalGr00t:
-    """The original model and processor, loaded once and reused for every tag."""
+    """The original processor and model, each loaded once and reused for every tag.
+
+    WHY the processor loads first and the model only on :meth:`load_model` (or first use): the
+    collated inputs need no model, and ``pixel_values`` is the largest member of an artifact. The
+    producer prepares its first tags and starts compressing them while the model loads (issue 15).
+    """
 
     def __init__(self, ckpt: Path, device: str) -> None:
         import_gr00t()
-        import torch
-        from transformers import AutoConfig, AutoModel, AutoProcessor
+        from transformers import AutoProcessor
 
+        self.ckpt = ckpt
         self.device = device
         with backbone_workdir(ckpt):
-            config = AutoConfig.from_pretrained(str(ckpt))
+            self.processor = AutoProcessor.from_pretrained(str(ckpt))
+        self.processor.eval()
+        self._model: Any = None
+
+    def load_model(self) -> None:
+        """Load the checkpoint's weights in float32 with SDPA attention (once; later calls do nothing)."""
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoConfig, AutoModel
+
+        with backbone_workdir(self.ckpt):
+            config = AutoConfig.from_pretrained(str(self.ckpt))
             config.use_flash_attention = False  # SDPA, as LeRobot runs it
             config.load_bf16 = False
-            model = AutoModel.from_pretrained(str(ckpt), config=config)
-            self.processor = AutoProcessor.from_pretrained(str(ckpt))
-        self.model = model.to(device=device, dtype=torch.float32).eval()
-        self.processor.eval()
-        self.attention = str(getattr(self.model.backbone.model.config, "_attn_implementation", "unknown"))
+            model = AutoModel.from_pretrained(str(self.ckpt), config=config)
+        self._model = model.to(device=self.device, dtype=torch.float32).eval()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self.load_model()
+        return self._model
+
+    @property
+    def attention(self) -> str:
+        return str(getattr(self.model.backbone.model.config, "_attn_implementation", "unknown"))
 
     def embodiment_ids(self) -> dict[str, Any]:
         return embodiment_id_table(self.processor)
 
-    def run(
-        self,
-        tag: str,
-        raw: RawObservation,
-        seed: int,
-        on_inputs: Callable[[dict[str, np.ndarray]], None] | None = None,
-    ) -> OriginalResult:
-        """Processor, collator and ``get_action`` on ``raw``; ``on_inputs`` sees the collated inputs first.
-
-        WHY the callback: the collated ``pixel_values`` is the largest member of an artifact, and it
-        exists before ``get_action`` runs; the producer starts compressing it then.
-        """
-        import torch
+    def prepare(self, tag: str, raw: RawObservation) -> PreparedInputs:
+        """The original's processor on each observation of ``raw``, then its collator: no model needed."""
         from gr00t.data.embodiment_tags import EmbodimentTag
         from gr00t.data.types import MessageType, VLAStepData
 
@@ -137,13 +167,20 @@ class OriginalGr00t:
             processed.append(self.processor([{"type": MessageType.EPISODE_STEP.value, "content": step}]))
         # sorted: the collator builds its keys from a set, whose order changes from run to run
         collated = dict(sorted(flatten("", self.processor.collator(processed), {}).items()))
+        return PreparedInputs(
+            tag=tag,
+            batch=len(raw.language),
+            tensors=collated,
+            inputs={k: v.detach().cpu().numpy() for k, v in collated.items()},
+            torch_dtypes={k: str(v.dtype) for k, v in collated.items()},
+        )
 
-        inputs = {k: v.detach().cpu().numpy() for k, v in collated.items()}
-        torch_dtypes = {k: str(v.dtype) for k, v in collated.items()}
-        if on_inputs is not None:
-            on_inputs(inputs)
+    def infer(self, prepared: PreparedInputs, seed: int) -> OriginalResult:
+        """``get_action`` on prepared inputs, recording the stages and the flow-matching noise it draws."""
+        import torch
+
         model_inputs: dict[str, Any] = {}
-        for dotted, tensor in collated.items():
+        for dotted, tensor in prepared.tensors.items():
             node = model_inputs
             *parents, leaf = dotted.split(".")
             for part in parents:
@@ -151,7 +188,7 @@ class OriginalGr00t:
             node[leaf] = tensor.to(self.device)
 
         horizon = int(self.model.action_head.action_horizon)
-        noise_shape = (len(raw.language), horizon, int(self.model.action_head.action_dim))
+        noise_shape = (prepared.batch, horizon, int(self.model.action_head.action_dim))
         torch.manual_seed(seed)  # right before sampling: the flow-matching noise is the only randomness
         with (
             intercept_noise_draw(noise_shape) as draws,
@@ -165,5 +202,8 @@ class OriginalGr00t:
         action_pred = as_np.pop("action_pred")
         # The exact noise drawn, so a replay anywhere (other device, bf16) starts from the same sample.
         return OriginalResult(
-            inputs, torch_dtypes, action_pred, outputs={**as_np, **stages, NOISE_MEMBER: draws.recorded}
+            prepared.inputs,
+            prepared.torch_dtypes,
+            action_pred,
+            outputs={**as_np, **stages, NOISE_MEMBER: draws.recorded},
         )

@@ -88,23 +88,36 @@ class FakeOriginal:
     processor = None  # the decode recording is replaced too
 
     def __init__(self, ckpt: Path, device: str) -> None:
+        self.ckpt = ckpt
         self.device = device
+        self.model_loaded = False
+        self.prepared_before_load: list[str] = []
 
     def embodiment_ids(self) -> dict:
         return {"tags": ["libero_sim"], "fallback": {"libero_sim": 2}, "effective": {"libero_sim": 2}}
 
-    def run(self, tag: str, raw, seed: int, on_inputs=None):
+    def load_model(self) -> None:
+        self.model_loaded = True
+
+    def prepare(self, tag: str, raw):
+        import numpy as np
+
+        from producer.original import PreparedInputs
+
+        if not self.model_loaded:
+            self.prepared_before_load.append(tag)
+        batch = len(raw.language)
+        inputs = {"inputs.state": np.zeros((batch, 1, 16), np.float32)}
+        return PreparedInputs(tag, batch, {}, inputs, {"inputs.state": "torch.float32"})
+
+    def infer(self, prepared, seed: int):
         import numpy as np
 
         from producer.original import OriginalResult
 
-        if tag == "new_embodiment":
+        if prepared.tag == "new_embodiment":
             raise RuntimeError("boom in the original")
-        batch = len(raw.language)
-        inputs = {"inputs.state": np.zeros((batch, 1, 16), np.float32)}
-        if on_inputs is not None:
-            on_inputs(inputs)
-        return OriginalResult(inputs, {"inputs.state": "torch.float32"}, np.zeros((batch, 16, 8), np.float32))
+        return OriginalResult(prepared.inputs, prepared.torch_dtypes, np.zeros((prepared.batch, 16, 8), np.float32))
 
 
 def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
@@ -129,6 +142,45 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
         "original_n1_7_robocasa_panda_omron.npz",
         "original_n1_7_unitree_g1_sonic.npz",
     ]
+
+
+def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.decode
+    import producer.original
+    from producer.cli import PREPARE_AHEAD
+
+    made: list[FakeOriginal] = []
+
+    class CollatorFails(FakeOriginal):
+        def __init__(self, ckpt: Path, device: str) -> None:
+            super().__init__(ckpt, device)
+            made.append(self)
+
+        def prepare(self, tag: str, raw):
+            if tag == "new_embodiment":
+                raise ValueError("collator refused")
+            return super().prepare(tag, raw)
+
+    monkeypatch.setattr(producer.original, "OriginalGr00t", CollatorFails)
+    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    tags = "libero_sim,new_embodiment,robocasa_panda_omron"
+    code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert PREPARE_AHEAD == 2 and made[0].prepared_before_load == ["libero_sim"]  # the 2nd failed to prepare
+    started = [line for line in out.splitlines() if " ... " in line]  # written lines come when writes finish
+    assert [line.split(" ... ")[0] for line in started] == [
+        "[1/3] libero_sim @ 32x32",
+        "[2/3] new_embodiment @ 32x32",
+        "[3/3] robocasa_panda_omron @ 32x32",
+    ]
+    assert started[1].endswith("... FAILED ValueError: collator refused")
+    assert started[0].endswith(", writing") and started[2].endswith(", writing")
+    assert out.index("loaded original GR00T N1.7 once") < out.index("[1/3]")
+    assert "2 written, 1 failed" in out
 
 
 def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
@@ -182,3 +234,118 @@ def test_a_failing_write_fails_its_tag_only(
         "240x320/original_n1_7_robocasa_panda_omron.npz",
         "256x256/original_n1_7_robocasa_panda_omron.npz",
     ]
+
+
+def test_the_command_exits_with_mains_status_after_freezing_the_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    import producer.cli
+
+    calls: list[str] = []
+    monkeypatch.setattr(producer.cli, "main", lambda: calls.append("main") or 3)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    with pytest.raises(SystemExit) as exit_info:
+        producer.cli.entry()
+    assert exit_info.value.code == 3 and calls == ["main", "freeze"]
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert 'groot-parity-produce = "producer.cli:entry"' in pyproject  # the installed command goes through entry()
+
+
+def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import parity_format.checkpoint
+    import producer.decode
+    import producer.original
+    from parity_format.artifact import read_artifact
+    from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint
+
+    hashed_on: list[str] = []
+
+    def recording(fn):
+        def run(ckpt: Path):
+            hashed_on.append(threading.current_thread().name)
+            return fn(ckpt)
+
+        return run
+
+    monkeypatch.setattr(parity_format.checkpoint, "checkpoint_fingerprint", recording(checkpoint_fingerprint))
+    monkeypatch.setattr(parity_format.checkpoint, "content_fingerprint", recording(content_fingerprint))
+    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.original, "gr00t_installed", lambda: True)
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim", "--image-size", "32x32"]
+    assert main(base) == 0
+    assert len(hashed_on) == 2 and all(name.startswith("fingerprint") for name in hashed_on)  # not the main thread
+    recorded = read_artifact(tmp_path / "32x32" / "original_n1_7_libero_sim.npz").provenance["checkpoint"]
+    assert recorded["fingerprint"] == checkpoint_fingerprint(tiny_ckpt)
+    assert recorded["content_fingerprint"] == content_fingerprint(tiny_ckpt)
+
+    def missing() -> None:
+        raise producer.original.Gr00tUnavailable("gr00t is not installed (simulated)")
+
+    hashed_on.clear()
+    capsys.readouterr()
+    monkeypatch.setattr(producer.original, "gr00t_installed", lambda: False)
+    monkeypatch.setattr(producer.original, "import_gr00t", missing)
+    assert main(base) == 2
+    assert "gr00t is not installed (simulated)" in capsys.readouterr().err
+    assert hashed_on == []  # a missing gr00t is reported before any hashing
+
+
+class LargeInputs(FakeOriginal):
+    """Inputs above the encoder's threshold, so that they are compressed ahead of their write."""
+
+    def prepare(self, tag: str, raw):
+        import numpy as np
+
+        prepared = super().prepare(tag, raw)
+        pixels = np.random.default_rng(len(tag)).random((prepared.batch, 1 << 18), dtype=np.float32)  # 2 MiB
+        prepared.inputs["inputs.pixel_values"] = pixels
+        prepared.torch_dtypes["inputs.pixel_values"] = "torch.float32"
+        return prepared
+
+
+def test_a_failed_tag_leaves_no_prefetched_compression_behind(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.decode
+    import producer.original
+    import producer.writing
+
+    left_over: list[int] = []
+
+    class RecordingWriter(producer.writing.BackgroundWriter):
+        def close(self) -> None:
+            left_over.append(self.encoder.prefetched)  # before close drops whatever is left
+            super().close()
+
+    monkeypatch.setattr(producer.original, "OriginalGr00t", LargeInputs)
+    monkeypatch.setattr(producer.writing, "BackgroundWriter", RecordingWriter)
+    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    tags = "libero_sim,new_embodiment,robocasa_panda_omron"  # new_embodiment fails in infer (FakeOriginal)
+    code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
+    assert code == 1 and "2 written, 1 failed" in capsys.readouterr().out
+    assert left_over == [0]  # the written tags took theirs; the failed one's was discarded
+
+
+def test_a_model_that_does_not_load_is_one_line(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.original
+
+    class Unloadable(FakeOriginal):
+        def load_model(self) -> None:
+            raise OSError("model.safetensors: truncated file (simulated)")
+
+    monkeypatch.setattr(producer.original, "OriginalGr00t", Unloadable)
+    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    assert main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"could not run the original on {tiny_ckpt}: OSError: model.safetensors: truncated file" in err
+    assert not list(tmp_path.rglob("*.npz"))
