@@ -50,7 +50,7 @@ PYTEST_ARGS     ?=
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
-.PHONY: help envs producer-env consumer-env gr00t test test-format test-producer test-consumer \
+.PHONY: help envs producer-env consumer-env gr00t test test-shared test-producer test-consumer \
         consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean
 
 help: ## list targets
@@ -94,20 +94,24 @@ gr00t: $(PRODUCER_VENV)/.synced ## install the original gr00t --no-deps (GR00T_S
 	  > $(PRODUCER_VENV)/gr00t-source.json; \
 	echo "gr00t installed from $${src:-$$spec} ($$commit), built in a temporary copy: the checkout is left as is"
 
+# Tests mirror the packages. Shared packages are tested in both environments (Python 3.10 and 3.12).
+SHARED_TESTS    := tests/architecture tests/parity_format tests/comparison tests/torch_hooks tests/sources \
+                   tests/artifact_tools tests/benchmarks
+
 test: producer-env consumer-env ## every suite, both environments (CI runs exactly this)
-	$(MAKE) --no-print-directory test-format test-producer test-consumer
+	$(MAKE) --no-print-directory test-shared test-producer test-consumer
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_DIR)
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_ALT_DIR)
 
-test-format: ## the shared format's tests, on Python 3.10 and 3.12
-	$(PRODUCER_PY) -m pytest -q tests/format $(PYTEST_ARGS)
-	$(CONSUMER_PY) -m pytest -q tests/format $(PYTEST_ARGS)
+test-shared: ## the shared packages' tests (format, comparison, hooks, sources, tools), on Python 3.10 and 3.12
+	$(PRODUCER_PY) -m pytest -q $(SHARED_TESTS) $(PYTEST_ARGS)
+	$(CONSUMER_PY) -m pytest -q $(SHARED_TESTS) $(PYTEST_ARGS)
 
 test-producer: ## producer logic (+ end to end where gr00t is installed)
 	$(PRODUCER_PY) -m pytest -q tests/producer $(PYTEST_ARGS)
 
-test-consumer: ## consumer logic, and failure detection on edited copies of the golden fixtures
-	$(CONSUMER_PY) -m pytest -q tests/consumer $(PYTEST_ARGS)
+test-consumer: ## consumer logic, failure detection on edited copies of the goldens, the fixture builders
+	$(CONSUMER_PY) -m pytest -q tests/consumer tests/fixtures $(PYTEST_ARGS)
 
 consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); JOBS=N: N workers
 	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py \
@@ -126,11 +130,11 @@ produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN),
 
 publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
 	@[ -n "$(REPO)" ] || { echo "set REPO=<org>/<dataset repo> (and log in: hf auth login, or HF_TOKEN)"; exit 2; }
-	$(CONSUMER_PY) -m parity_format.hub publish "$(ARTIFACTS)" --repo "$(REPO)" $(if $(REVISION),--revision "$(REVISION)")
+	$(CONSUMER_PY) -m sources.hub publish "$(ARTIFACTS)" --repo "$(REPO)" $(if $(REVISION),--revision "$(REVISION)")
 
 fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF cache, verify every checksum
 	@[ -n "$(REPO)" ] && [ -n "$(REVISION)" ] || { echo "set REPO=<org>/<dataset repo> REVISION=<commit>"; exit 2; }
-	$(CONSUMER_PY) -m parity_format.hub fetch --repo "$(REPO)" --revision "$(REVISION)" \
+	$(CONSUMER_PY) -m sources.hub fetch --repo "$(REPO)" --revision "$(REVISION)" \
 	  $(if $(TAGS),--tags "$(TAGS)") $(if $(SUBDIR),--subdir "$(SUBDIR)")
 
 fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpoints with the real original (needs GR00T_SRC)
@@ -150,7 +154,7 @@ tiny-checkpoint: consumer-env ## rebuild both tiny random-weight checkpoint fixt
 report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
 	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \
 	[ -n "$$latest" ] || { echo "no reports/parity-*.json yet: run make consume or make demo first"; exit 2; }; \
-	$(CONSUMER_PY) -m parity_format.tools.report "$$latest" || [ $$? -eq 1 ]
+	$(CONSUMER_PY) -m consumer.reports.markdown "$$latest" || [ $$? -eq 1 ]
 
 lock: | $(UV) ## re-resolve both lock files
 	$(UV) lock --project envs/producer --python "$(PRODUCER_PYTHON)"

@@ -19,11 +19,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from consumer.checks import ParitySession, discover  # noqa: E402
 from consumer.noise import noise_source  # noqa: E402
+from consumer.session import ParitySession, discover  # noqa: E402
 from consumer.settings import settings_from_env  # noqa: E402
 from parity_format.artifact import read_artifact  # noqa: E402
-from parity_format.stages import TOKEN_LEVEL, stage_items, stage_label  # noqa: E402
+from parity_format.stage_keys import TOKEN_LEVEL, stage_items, stage_label  # noqa: E402
 
 
 def main() -> int:

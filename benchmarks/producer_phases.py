@@ -106,7 +106,7 @@ def _no_capture(*_: Any) -> Iterator[dict[str, Any]]:
 
 
 def phases(compression: str) -> dict[str, float]:
-    """One produce job in this process, phase by phase, in the order producer.cli.produce takes them.
+    """One produce job in this process, phase by phase, in the order producer.pipeline.produce takes them.
 
     "write" is what the main thread waits for (submitting, and the final wait for the writer);
     "compression (background)" is the CPU time compression took in worker threads, mostly overlapped.
@@ -122,13 +122,13 @@ def phases(compression: str) -> dict[str, float]:
     import producer.original as original_module
     from parity_format import codecs
     from parity_format.artifact import Artifact
-    from parity_format.checkpoint import checkpoint_fingerprint, read_json
     from parity_format.naming import artifact_filename
-    from producer.cli import PREPARE_AHEAD
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation
+    from producer.pipeline import PREPARE_AHEAD
     from producer.provenance import provenance, publishable_checkpoint
     from producer.writing import BackgroundWriter
+    from sources.checkpoint import checkpoint_fingerprint, read_json
 
     background = _BackgroundCpu()
     with clock.phase("checkpoint load"):

@@ -100,12 +100,12 @@ def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None
 def instrument_producer() -> Any:
     import torch  # noqa: F401  (counted as import time)
 
-    import parity_format.checkpoint as checkpoint
     import producer.cli as cli
     import producer.original as original
     import producer.writing as writing
+    import sources.checkpoint as checkpoint
 
-    # gr00t is imported by the CLI itself, beside the checkpoint fingerprint (producer.cli.produce)
+    # gr00t is imported by the CLI itself, beside the checkpoint fingerprint (producer.pipeline.produce)
     timed(original, "import_gr00t", "imports", lambda: "gr00t")
     timed(checkpoint, "checkpoint_fingerprint", "fingerprint")
     timed(checkpoint, "content_fingerprint", "fingerprint")
@@ -122,9 +122,9 @@ def instrument_consumer() -> Any:
     from lerobot.policies.groot import groot_n1_7  # noqa: F401
 
     import consumer.checkpoint_identity as identity
-    import consumer.checks as checks
     import consumer.cli as cli
-    import consumer.lerobot_side as lerobot_side
+    import consumer.lerobot_side.model as lerobot_side
+    import consumer.session as checks
 
     timed(identity, "checkpoint_fingerprint", "fingerprint")  # imported by name into checkpoint_identity
     timed(identity, "content_fingerprint", "fingerprint")

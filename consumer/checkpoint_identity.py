@@ -1,7 +1,7 @@
 """Is the replay checkpoint the one that produced the artifact? Decided by content, not by location.
 
 Current artifacts record a content fingerprint (tensors, config fields minus local paths, statistics,
-embodiment ids; see ``parity_format.checkpoint.content_fingerprint``): a relocated or re-saved copy
+embodiment ids; see ``sources.checkpoint.content_fingerprint``): a relocated or re-saved copy
 matches, and a mismatch names which tensors / fields / tags differ. Older artifacts only record a hash
 of the checkpoint's files; that one is still compared, and says it cannot name what differs.
 A mismatch fails model parity unless GROOT_PARITY_CHECKPOINT_MISMATCH=warn makes it a note.
@@ -15,7 +15,7 @@ from typing import Any
 
 from consumer.settings import ENV_CHECKPOINT_MISMATCH
 from parity_format.artifact import Artifact
-from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint, fingerprint_differences
+from sources.checkpoint import checkpoint_fingerprint, content_fingerprint, fingerprint_differences
 
 
 @dataclass

@@ -15,16 +15,18 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from consumer.check_registry import CHECKS, REGISTRY
-from consumer.checks import CheckResult, ParitySession, discover
+from comparison.formatting import fmt_num
+from comparison.results import CheckResult
+from comparison.status import Status
+from comparison.tables import align_columns
+from consumer.checks import CHECKS, REGISTRY
 from consumer.ci_env import running_in_ci
+from consumer.exit_policy import exit_code, run_problems
 from consumer.preflight import check_environment
-from consumer.run_report import write_json_report
+from consumer.reports.json_report import write_json_report
+from consumer.session import ParitySession, discover
 from consumer.settings import KNOBS, SettingsError, artifact_dir_from, settings_from_env
-from parity_format.formatting import fmt_num
 from parity_format.safe_text import safe_lines, safe_text
-from parity_format.status import Status
-from parity_format.tolerance import ENV_TOL
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,12 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def worst(result: CheckResult) -> tuple[str, str, str]:
-    """(name, max |diff|, scale error) of the failing tensor with the largest diff, else of the largest."""
-    if result.report is None or not result.report.tensors:
-        return "-", "-", "-"
-    ranked = sorted(result.report.tensors, key=lambda t: (t.passed, -(t.max_abs_diff or 0.0)))
-    top = ranked[0]
-    return top.name, fmt_num(top.max_abs_diff), fmt_num(top.scale_error)
+    """(name, max |diff|, scale error) of the tensor the result is judged by (``ComparisonReport.worst``)."""
+    top = result.report.worst() if result.report else None
+    return (top.name, fmt_num(top.max_abs_diff), fmt_num(top.scale_error)) if top else ("-", "-", "-")
 
 
 def figures(results: list[CheckResult]) -> list[str]:
@@ -73,12 +72,7 @@ def figures(results: list[CheckResult]) -> list[str]:
     rows = [("check", "tensor", "artifacts", "max|diff|", "p99|diff|", "max rel", "scale err", "min cosine")]
     for (check, name), (n, *values) in worst_of.items():
         rows.append((check, name, str(n), *(fmt_num(v) for v in values[:4]), f"{values[4]:.7f}"))
-    return _align(rows)
-
-
-def _align(rows: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return align_columns(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((r.case.group, r.case.tag, r.check, r.status.text, *worst(r), stages))
     rows = [tuple(safe_text(cell) for cell in row) for row in rows]
     print()
-    print("\n".join(_align(rows)))
+    print("\n".join(align_columns(rows)))
     print(f"\ntolerances: {settings.tolerances.describe()}")
     sources = Counter(r.noise_source for r in session.results if r.noise_source)
     if sources:
@@ -136,16 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{safe_lines(r.headline()) if settings.debug else safe_text(r.headline())}")
             if r.status == Status.FAIL and r.report is not None:
                 print(safe_lines(r.report.format_table()))
-    if unmatched:
-        level = "error (CI is set)" if running_in_ci() else "warning"
-        print(f"\n{level}: {ENV_TOL} entries matched no tensor of this run (typo?): {', '.join(unmatched)}")
     print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
+    problems = run_problems(session.results, unmatched, running_in_ci())
+    for problem in problems:
+        print(f"\n{problem.message}")
     counts = {s: sum(r.status == s for r in session.results) for s in Status}
     print(", ".join(f"{n} {s.text.lower()}" for s, n in counts.items()))
-    if running_in_ci() and counts[Status.SKIP] == len(session.results):
-        print("CI: every check was skipped; a CI run must compare something", file=sys.stderr)
-        return 1
-    return 1 if counts[Status.FAIL] or (unmatched and running_in_ci()) else 0
+    return exit_code(session.results, problems)
 
 
 if __name__ == "__main__":

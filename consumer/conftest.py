@@ -11,16 +11,15 @@ from typing import Any
 
 import pytest
 
-from consumer.check_registry import CHECKS
-from consumer.checks import ParitySession, discover
+from comparison.results import CheckResult
+from consumer.checks import CHECKS
 from consumer.ci_env import running_in_ci
+from consumer.exit_policy import run_problems
 from consumer.parallel import WORKER_OUTPUT_KEY, case_groups, make_group_scheduler, merge_worker_results, worker_payload
 from consumer.preflight import check_environment
-from consumer.run_report import write_json_report
+from consumer.reports.json_report import write_json_report
+from consumer.session import ParitySession, discover
 from consumer.settings import SettingsError, settings_from_env
-from parity_format.results import CheckResult
-from parity_format.status import Status
-from parity_format.tolerance import ENV_TOL
 
 _SESSION: ParitySession | None = None
 _WORKER_PARTS: list[list[dict[str, Any]]] = []  # pytest-xdist controller: results sent by each worker
@@ -75,21 +74,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"parity JSON report: {path}")
-    if unmatched:
-        ci = running_in_ci()
+    for problem in run_problems(_SESSION.results, unmatched, running_in_ci()):
         if reporter is not None:
-            level = "error (CI is set)" if ci else "warning"
-            reporter.write_line(
-                f"{level}: {ENV_TOL} entries matched no tensor of this run: {', '.join(unmatched)}", red=ci
-            )
-        if ci:
+            reporter.write_line(problem.message, red=problem.fails_run)
+        if problem.fails_run:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    ran = [r for r in _SESSION.results if r.status != Status.SKIP]
-    if running_in_ci() and not ran:
-        if reporter is not None:
-            reporter.write_line(
-                "CI: nothing was compared (no artifacts, or every parity check skipped); the suite must compare "
-                "something",
-                red=True,
-            )
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -18,19 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from parity_format.artifact import Artifact
-from parity_format.checkpoint import read_json
+from sources.checkpoint import read_json
 
 ORIGINAL = "gr00t@626af89"
 REIMPLEMENTATION = "lerobot 0.6.1"
 # Tags the original's built-in table maps and lerobot 0.6.1's fallback table lacks (verified per
-# artifact by consumer/embodiment_check.py against the table the producer recorded).
+# artifact by consumer/checks/embodiment_ids.py against the table the producer recorded).
 TAGS_MISSING_FROM_LEROBOT_TABLE = ("unitree_g1_sonic", "robocasa_panda_omron", "robocasa_gr1_tabletop")
 
 
 @dataclass(frozen=True)
 class KnownDivergence:
     name: str
-    check: str  # a name in consumer/check_registry.py: "model", "preprocessor", "decode", "embodiment_ids"
+    check: str  # a registered check (consumer/checks/__init__.py refuses to import with an unknown name)
     tensors: tuple[str, ...]  # the only tensors this divergence may explain
     reason: str
     applies: Callable[[Artifact, Path], bool]

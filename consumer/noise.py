@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity_format.artifact import Artifact
-from parity_format.noise_draw import NOISE_MEMBER
-from parity_format.stages import stage_items
+from parity_format.stage_keys import stage_items, stage_key
+from torch_hooks.noise_draw import NOISE_MEMBER
 
-STEP0_ACTION_IN = ".step0.action_in"
+STEP0_ACTION_IN = stage_key("action_in", 0)
 INJECTED = "recorded noise (injected)"
 FROM_STAGE = "recorded noise (from stage step0.action_in, pre-noise-member artifact)"
 
@@ -38,7 +38,7 @@ def seed_label(seed: int | None) -> str:
 def noise_source(artifact: Artifact) -> NoiseSource:
     if NOISE_MEMBER in artifact.outputs:
         return NoiseSource(np.asarray(artifact.outputs[NOISE_MEMBER], dtype=np.float32), INJECTED)
-    step0 = [v for k, v in stage_items(artifact.outputs).items() if k.endswith(STEP0_ACTION_IN)]
+    step0 = [v for k, v in stage_items(artifact.outputs).items() if k == STEP0_ACTION_IN]
     if step0:
         return NoiseSource(np.asarray(step0[0], dtype=np.float32), FROM_STAGE)
     return NoiseSource(None, seed_label(artifact.seed))

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from consumer.checks import CHECKS
+
 WORKER_ENV = "PYTEST_XDIST_WORKER"  # set by pytest-xdist in each worker: gw0, gw1, ...
 WORKER_OUTPUT_KEY = "groot_parity_results"  # config.workeroutput key: the worker's results as JSON
-CHECK_ORDER = ("model", "preprocessor")
 
 
 def worker_index(environ: dict[str, str] | None = None) -> int | None:
@@ -97,5 +98,5 @@ def merge_worker_results(parts: list[list[dict[str, Any]]]) -> list[dict[str, An
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         raise ValueError(f"cases reported by more than one worker: {duplicates}")
-    rank = {c: i for i, c in enumerate(CHECK_ORDER)}
+    rank = {c: i for i, c in enumerate(CHECKS)}  # the registry's order, as a serial run reports them
     return sorted(merged, key=lambda r: (r["artifact"], rank.get(r["check"], len(rank)), r["check"]))

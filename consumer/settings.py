@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from parity_format.hub import HubError, download, is_hub_url, parse_hub_url
+from comparison.tolerance import KNOBS as TOLERANCE_KNOBS
+from comparison.tolerance import ToleranceConfig, ToleranceConfigError, tolerance_from_env
 from parity_format.limits import KNOBS as LIMIT_KNOBS
 from parity_format.limits import LimitsConfigError, limits_from_env
-from parity_format.tolerance import KNOBS as TOLERANCE_KNOBS
-from parity_format.tolerance import ToleranceConfig, ToleranceConfigError, tolerance_from_env
+from sources.hub import HubError, download, is_hub_url, parse_hub_url
 
 ENV_DIR = "GROOT_N1_7_PARITY_DIR"
 ENV_CKPT = "GROOT_N1_7_LIBERO_CKPT"
@@ -120,7 +120,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def artifact_dir_from(value: str) -> Path:
-    """A local directory as given, or the cache folder of an hf://datasets/... revision (see parity_format.hub)."""
+    """A local directory as given, or the cache folder of an hf://datasets/... revision (see sources.hub)."""
     if not value:
         return DEFAULT_DIR
     if not is_hub_url(value):

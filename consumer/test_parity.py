@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.check_registry import CHECKS
-from consumer.checks import Case, ParitySession, discover
+from comparison.results import Case
+from comparison.status import Status
+from consumer.checks import CHECKS
 from consumer.conftest import parity_session
+from consumer.session import ParitySession, discover
 from consumer.settings import ENV_DIR
 from parity_format.safe_text import safe_lines, safe_text
-from parity_format.status import Status
 
 CASES = discover(parity_session().settings.artifact_dir)
 

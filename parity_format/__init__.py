@@ -1,7 +1,8 @@
-"""groot-parity's shared artifact format: one pickle-free .npz per embodiment tag.
+"""groot-parity's shared artifact format: one pickle-free .npz per embodiment tag, and the keys it stores.
 
 Imported by both the producer (Python 3.10, numpy 1.26) and the consumer (Python 3.12, numpy 2.x),
-so it depends on nothing but the standard library and numpy.
+so it depends on nothing but the standard library and numpy (a test enforces it). How artifacts are
+compared lives in ``comparison``; where they are fetched from, in ``sources``.
 """
 
 from .artifact import FORMAT_VERSION as FORMAT_VERSION

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from parity_format.checkpoint import read_json
+from sources.checkpoint import read_json
 
 N1_7_MODEL_TYPE = "Gr00tN1d7"
 

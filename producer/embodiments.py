@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parity_format.checkpoint import CheckpointError, read_json
+from sources.checkpoint import CheckpointError, read_json
 
 
 class TagSelectionError(ValueError):

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from parity_format.artifact import RawObservation
-from parity_format.checkpoint import backbone_workdir
-from parity_format.noise_draw import NOISE_MEMBER, intercept_noise_draw
-from parity_format.stage_capture import capture_stages
+from sources.checkpoint import backbone_workdir
+from torch_hooks.noise_draw import NOISE_MEMBER, intercept_noise_draw
+from torch_hooks.stage_capture import capture_stages
 
 PINNED_GR00T_COMMIT = "626af89d3e914ec92eab5323e23b9ed44a7b26c8"
 GR00T_HINT = (

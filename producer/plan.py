@@ -29,9 +29,11 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parity_format.codecs import DEFAULT_COMPRESSION
+if TYPE_CHECKING:
+    from producer.pipeline import ProduceOptions, TagOutcome
+
 
 ENTRY_KEYS = ("name", "ckpt", "revision", "subfolder", "allow_patterns", "tags", "image_sizes", "seed", "batch_size")
 DEFAULT_KEYS = ("tags", "image_sizes", "seed", "batch_size")
@@ -63,7 +65,7 @@ class CheckpointOutcome:
     failed: int = 0
     seconds: float = 0.0
     detail: str = ""
-    tags: list[Any] = field(default_factory=list)  # producer.cli.TagOutcome
+    tags: list[TagOutcome] = field(default_factory=list)
 
 
 def _toml_loads(text: str) -> dict[str, Any]:
@@ -161,26 +163,21 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
     )
 
 
-def run_plan(
-    entries: list[PlanEntry],
-    out_dir: Path,
-    device: str | None,
-    path_root: Path | None = None,
-    compression: str = DEFAULT_COMPRESSION,
-) -> list[CheckpointOutcome]:
-    """Produce every entry into ``out_dir/<name>/``; nothing an entry does stops the next one.
+def run_plan(entries: list[PlanEntry], options: ProduceOptions) -> list[CheckpointOutcome]:
+    """Produce every entry into ``options.out_dir/<name>/``; nothing an entry does stops the next one.
 
-    Raises Gr00tUnavailable (nothing can run without the original) before touching any checkpoint.
+    ``options`` carries what the command line sets for every checkpoint (device, path root, compression);
+    each entry replaces the output folder, seed and batch size. Raises Gr00tUnavailable (nothing can run
+    without the original) before touching any checkpoint.
     """
-    import argparse
     import time
+    from dataclasses import replace
 
-    from parity_format.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
-    from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
-    from producer.cli import produce
-    from producer.embodiments import TagSelectionError, select_tags
     from producer.observations import parse_camera_sizes
     from producer.original import import_gr00t
+    from producer.pipeline import produce
+    from producer.preflight import PreflightError, resolve_target
+    from sources.checkpoint import CheckpointRef
 
     import_gr00t()
     outcomes = []
@@ -191,20 +188,16 @@ def run_plan(
         try:
             sizes = [parse_camera_sizes(s) for s in entry.image_sizes]
             ref = CheckpointRef(entry.ckpt, entry.revision, entry.subfolder)
-            ckpt = resolve_checkpoint(ref, allow_patterns=entry.allow_patterns)
-            check_n1_7(ckpt)
-            tags = select_tags(ckpt, entry.tags)
-            args = argparse.Namespace(
-                out_dir=out_dir / entry.name,
-                device=device,
+            ckpt, tags = resolve_target(ref, entry.allow_patterns, entry.tags)
+            entry_options = replace(
+                options,
+                out_dir=options.out_dir / entry.name,
                 seed=entry.seed,
                 batch_size=entry.batch_size,
                 probes=False,
-                path_root=Path.cwd() if path_root is None else path_root,
-                compression=compression,
             )
-            outcome.tags = produce(args, ref, ckpt, tags, sizes)
-        except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
+            outcome.tags = produce(entry_options, ref, ckpt, tags, sizes)
+        except (ValueError, PreflightError) as exc:
             outcome.detail = str(exc)
         except Exception as exc:  # loading this checkpoint failed: report it, go on with the next one
             outcome.detail = f"{type(exc).__name__}: {exc}"
@@ -213,7 +206,7 @@ def run_plan(
         outcome.failed = len(outcome.tags) - outcome.written
         if outcome.tags:
             outcome.status = "ok" if not outcome.failed else "FAILED"
-            outcome.detail = str(out_dir / entry.name)
+            outcome.detail = str(options.out_dir / entry.name)
         if outcome.status == "NOT RUN":
             print(f"NOT RUN: {outcome.detail}", flush=True)
         outcomes.append(outcome)
@@ -234,33 +227,3 @@ def print_plan_summary(outcomes: list[CheckpointOutcome]) -> None:
     written = sum(o.written for o in outcomes)
     failed = sum(o.failed for o in outcomes)
     print(f"\nplan: {len(outcomes)} checkpoint(s), {not_run} not run; {written} artifact(s) written, {failed} failed")
-
-
-def main_plan(args: Any) -> int:
-    """``groot-parity-produce --plan``: the command line's --seed/--batch-size/--image-size/--tags are defaults."""
-    from producer.cli import fail
-    from producer.original import Gr00tUnavailable
-
-    per_checkpoint = [
-        f"--{k.replace('_', '-')}" for k in ("revision", "subfolder", "allow_patterns") if getattr(args, k)
-    ]
-    if per_checkpoint:
-        return fail(f"{', '.join(per_checkpoint)} cannot be combined with --plan: set them per checkpoint in the plan")
-    defaults = {"seed": args.seed, "batch_size": args.batch_size, "image_sizes": list(args.image_size)}
-    if args.tags:
-        defaults["tags"] = args.tags
-    try:
-        entries = load_plan(args.plan, defaults)
-    except PlanError as exc:
-        return fail(str(exc))
-    if args.device and args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            return fail(f"--device {args.device}, but torch sees no CUDA device here (use --device cpu)")
-    try:
-        outcomes = run_plan(entries, args.out_dir, args.device, args.path_root, args.compression)
-    except Gr00tUnavailable as exc:
-        return fail(str(exc))
-    print_plan_summary(outcomes)
-    return 0 if all(o.status == "ok" for o in outcomes) else 1

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.checks import ParitySession
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.checks import Case, ParitySession
+from comparison.results import Case
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact, write_artifact
-from parity_format.checkpoint import content_fingerprint
+from sources.checkpoint import content_fingerprint
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.checks import Case, CheckResult, ParitySession
+from comparison.results import Case, CheckResult
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, read_artifact, write_artifact
 

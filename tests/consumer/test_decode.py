@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.checks import Case, CheckResult, ParitySession, discover
+from comparison.results import Case, CheckResult
+from consumer.session import ParitySession, discover
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact, write_artifact
 from parity_format.decode_members import decoded

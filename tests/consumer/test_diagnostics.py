@@ -10,17 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.checks import Case, ParitySession, write_json_report
+from comparison.results import Case
+from consumer.reports import markdown as report
+from consumer.reports.json_report import write_json_report
+from consumer.reports.markdown import main as report_main
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact, write_artifact
-from parity_format.tools import report
-from parity_format.tools.report import main as report_main
+from parity_format.stage_keys import canonical_stage_key
 
 
 def planted(src: Path, dst: Path, stage: str) -> Case:
+    """A copy with the stage ``stage`` shifted by 0.05, whichever key (numbered or not) the file stores it under."""
     artifact = read_artifact(src)
-    assert stage in artifact.outputs, sorted(artifact.outputs)
-    artifact.outputs[stage] = artifact.outputs[stage] + np.float32(0.05)
+    stored = [k for k in artifact.outputs if canonical_stage_key(k) == stage]
+    assert len(stored) == 1, sorted(artifact.outputs)
+    artifact.outputs[stored[0]] = artifact.outputs[stored[0]] + np.float32(0.05)
     path = write_artifact(artifact, dst / src.name)
     return Case(path, dst.name, artifact.embodiment_tag)
 
@@ -28,9 +33,9 @@ def planted(src: Path, dst: Path, stage: str) -> Case:
 @pytest.mark.parametrize(
     "stage,label",
     [
-        ("stage.00.backbone_features", "backbone_features"),
-        ("stage.02.state_features", "state_features"),
-        ("stage.06.step1.velocity", "step 1 velocity"),
+        ("stage.backbone_features", "backbone_features"),
+        ("stage.state_features", "state_features"),
+        ("stage.step1.velocity", "step 1 velocity"),
     ],
 )
 def test_planted_stage_perturbation_is_named_exactly(
@@ -58,14 +63,14 @@ def test_report_tool_draws_the_planted_per_step_stage_orange(
     golden_square: Path, tmp_path: Path, session: ParitySession
 ) -> None:
     """Real consumer output: a per-step stage diverges, the JSON stores its key, the chart highlights it."""
-    result = session.run(planted(golden_square, tmp_path / "planted", "stage.08.step2.velocity"), "model")
+    result = session.run(planted(golden_square, tmp_path / "planted", "stage.step2.velocity"), "model")
     json_path = write_json_report([result], tmp_path / "reports", session.settings)
     assert report_main([str(json_path), "--out", str(tmp_path / "md")]) == 1  # a failed check is reported
     markdown = (tmp_path / "md" / "report.md").read_text()
-    assert "first divergent stage `stage.08.step2.velocity` highlighted" in markdown
+    assert "first divergent stage `stage.step2.velocity` highlighted" in markdown
     (tmp_path / "again").mkdir()
     output = report.render(report.load_results(json_path), json_path, tmp_path / "again")
-    assert list(output.highlighted.values()) == ["stage.08.step2.velocity"]
+    assert list(output.highlighted.values()) == ["stage.step2.velocity"]
     [chart] = output.highlighted
     highlighted = orange_pixels(tmp_path / "again" / chart)
     copy = write_artifact(read_artifact(golden_square), tmp_path / "clean" / golden_square.name)
@@ -85,7 +90,7 @@ def test_bf16_replay_of_fp32_fixture_diverges_at_the_backbone(golden_square: Pat
     settings = settings_from_env({"GROOT_PARITY_DTYPE": "bfloat16", "GROOT_PARITY_REPORT_DIR": str(tmp_path)})
     result = ParitySession(settings).run(Case(golden_square, "golden", "libero_sim"), "model")
     assert result.status == "fail"
-    assert result.stages is not None and result.stages.first_divergence == "stage.00.backbone_features"
+    assert result.stages is not None and result.stages.first_divergence == "stage.backbone_features"
     assert "it is the first stage" in result.stages.summary
     assert "bfloat16" in " ".join(result.report.notes)
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import consumer.embodiment_check as embodiment_check
-from consumer.checks import Case, CheckResult, ParitySession
-from consumer.embodiment_check import compare_tables, embodiment_id_parity
+import consumer.checks.embodiment_ids as embodiment_check
+from comparison.results import Case, CheckResult
+from comparison.tolerance import ToleranceConfig
+from consumer.checks.embodiment_ids import compare_tables, embodiment_id_parity
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact
-from parity_format.tolerance import ToleranceConfig
 
 ORIGINAL = {"a": 1, "b": 2, "unitree_g1_sonic": 11, "robocasa_panda_omron": 10, "robocasa_gr1_tabletop": 10}
 LEROBOT = {"a": 1, "b": 2}
@@ -59,7 +60,7 @@ def test_lerobot_adding_the_tags_makes_the_entry_stale(monkeypatch: pytest.Monke
 def test_artifact_without_the_table_skips_with_how_to_regenerate(tmp_path: Path) -> None:
     session = ParitySession(settings_from_env({"GROOT_PARITY_REPORT_DIR": str(tmp_path)}))
     artifact = Artifact("a", 0, np.zeros((1, 1, 1), np.float32), {}, {})
-    from consumer.checks import Skip
+    from consumer.checks.base import Skip
 
     with pytest.raises(Skip, match="make produce"):
         embodiment_id_parity(session, Case(Path("x.npz"), ".", "a"), artifact)

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.checks import Case, ParitySession
+from comparison.results import Case
+from comparison.status import Status
 from consumer.noise import FROM_STAGE, INJECTED
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, read_artifact, write_artifact
-from parity_format.noise_draw import NOISE_MEMBER
-from parity_format.status import Status
+from torch_hooks.noise_draw import NOISE_MEMBER
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"
@@ -102,7 +103,7 @@ def test_recorded_noise_shifted_by_0_1_fails_and_names_the_first_divergence(
     assert result.status == "fail" and "first divergence" in result.message
     # with out::initial_noise the expected step-0 input is untouched: LeRobot's differs by exactly 0.1.
     # Older files: the shifted stage IS the noise, so step 0 matches and the first step that uses it departs.
-    expected = "stage.03.step0.action_in" if NOISE_MEMBER in artifact.outputs else "stage.04.step0.velocity"
+    expected = "stage.step0.action_in" if NOISE_MEMBER in artifact.outputs else "stage.step0.velocity"
     assert result.stages.first_divergence == expected, result.stages.summary
 
 
@@ -268,11 +269,11 @@ def test_decoder_weight_scaled_by_0_8_fails_at_the_first_velocity(
     settings = settings_from_env({"GROOT_N1_7_LIBERO_CKPT": str(ckpt), "GROOT_PARITY_REPORT_DIR": str(tmp_path / "r")})
     result = ParitySession(settings).run(Case(golden_square, "golden", "libero_sim"), "model")
     assert result.status == Status.FAIL and result.stages is not None
-    assert result.stages.first_divergence == "stage.04.step0.velocity"
-    first = next(t for t in result.stages.report.tensors if t.name == "stage.04.step0.velocity")
+    assert result.stages.first_divergence == "stage.step0.velocity"
+    first = next(t for t in result.stages.report.tensors if t.name == "stage.step0.velocity")
     assert first.scale_failed and first.scale_error == pytest.approx(0.2, rel=1e-3)
     assert all(t.passed for t in result.stages.report.tensors[: result.stages.report.tensors.index(first)])
-    assert "first divergence: step 0 velocity (stage.04.step0.velocity)" in result.message
+    assert "first divergence: step 0 velocity (stage.step0.velocity)" in result.message
 
 
 def test_recorded_velocities_scaled_by_0_8_fail_even_when_action_pred_passes(
@@ -284,8 +285,8 @@ def test_recorded_velocities_scaled_by_0_8_fail_even_when_action_pred_passes(
 
     result = session.run(edited(golden_square, tmp_path / "velocity", scale_velocities), "model")
     assert result.status == Status.FAIL and result.report.tensors[0].passed  # action_pred itself is identical
-    assert result.stages.first_divergence == "stage.04.step0.velocity"
-    assert result.message.startswith("action_pred within tolerance, but stage stage.04.step0.velocity is not")
+    assert result.stages.first_divergence == "stage.step0.velocity"
+    assert result.message.startswith("action_pred within tolerance, but stage stage.step0.velocity is not")
     assert result.report.format_table().splitlines()[0].startswith(f"{result.report.title}: FAIL (")
     assert result.to_dict()["report"]["passed"] is False
 
@@ -313,8 +314,8 @@ def inf_expected(a: Artifact) -> None:
 def test_nan_and_inf_fail_and_the_json_report_stays_valid(
     golden_square: Path, tmp_path: Path, session: ParitySession, edit
 ) -> None:
-    from consumer.checks import write_json_report
-    from parity_format.tools import report
+    from consumer.reports import markdown as report
+    from consumer.reports.json_report import write_json_report
 
     result = session.run(edited(golden_square, tmp_path / edit.__name__, edit), "model")
     assert result.status == Status.FAIL and "action_pred" in result.message

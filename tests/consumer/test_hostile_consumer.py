@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 
-from consumer.check_registry import CHECKS
-from consumer.checks import Case, CheckResult, ParitySession
+from comparison.results import Case, CheckResult
+from consumer.checks import CHECKS
 from consumer.ci_env import running_in_ci
-from consumer.run_report import write_json_report
+from consumer.reports.json_report import write_json_report
+from consumer.session import ParitySession
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact, write_artifact
 
@@ -30,7 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _load_hostile_files() -> ModuleType:
     """The format suite's crafting helpers (tests/ is not a package; the consumer env has another ``tests``)."""
-    spec = importlib.util.spec_from_file_location("hostile_files", REPO / "tests" / "format" / "hostile_files.py")
+    spec = importlib.util.spec_from_file_location(
+        "hostile_files", REPO / "tests" / "parity_format" / "hostile_files.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -211,7 +214,7 @@ def test_concurrent_runs_keep_every_report(tmp_path: Path, golden_square: Path) 
     assert len(set(paths)) == 20 and all(p.name.startswith("parity-") for p in paths)
     assert json.loads(paths[0].read_text())["results"][0]["action_abs_diff"] == [["nan", "inf"]]
     code = (
-        "import sys; from pathlib import Path; from consumer.run_report import write_json_report;"
+        "import sys; from pathlib import Path; from consumer.reports.json_report import write_json_report;"
         "from consumer.settings import settings_from_env;"
         f"write_json_report([], Path({str(tmp_path / 'parallel')!r}), settings_from_env({{}}))"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.checks import ParitySession, discover
+from consumer.session import ParitySession, discover
 from consumer.settings import SettingsError, settings_from_env
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "golden"

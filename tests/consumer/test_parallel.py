@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.check_registry import CHECKS
-from consumer.checks import ParitySession, discover
+from consumer.checks import CHECKS
 from consumer.parallel import case_groups, merge_worker_results, param_id, worker_cuda_device
+from consumer.session import ParitySession, discover
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact
 

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from consumer.check_registry import CHECKS, REGISTRY, Check, check_named
-from consumer.checks import Case, CheckResult, ParitySession, discover
+from comparison.compare import compare_mappings
+from comparison.results import Case, CheckResult
+from comparison.status import Status
+from comparison.tolerance import ToleranceConfig
+from consumer.checks import CHECKS, REGISTRY, Check, check_named
+from consumer.checks.base import verdict
 from consumer.ci_env import running_in_ci
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence, divergences_for
+from consumer.session import ParitySession, discover
 from consumer.settings import settings_from_env
 from parity_format.artifact import Artifact, RawObservation
-from parity_format.compare import compare_mappings
-from parity_format.status import Status
-from parity_format.tolerance import ToleranceConfig
 
 CASE = Case(Path("x.npz"), ".", "t")
 LETTERBOX = next(d for d in KNOWN_DIVERGENCES if d.name == "letterbox")
@@ -33,23 +35,23 @@ def report(**actual_changes: np.ndarray):
 
 
 def test_pass_without_divergence() -> None:
-    assert ParitySession._verdict(CASE, "preprocessor", report(), []).status == "pass"
+    assert verdict(CASE, "preprocessor", report(), []).status == "pass"
 
 
 def test_failure_explained_by_a_declared_divergence_is_xfail_naming_it() -> None:
-    result = ParitySession._verdict(CASE, "preprocessor", report(pixel_values=np.ones((4, 3), np.float32)), [LETTERBOX])
+    result = verdict(CASE, "preprocessor", report(pixel_values=np.ones((4, 3), np.float32)), [LETTERBOX])
     assert result.status == "xfail" and "letterbox" in result.message and "gr00t@626af89" in result.message
     assert "lerobot 0.6.1" in result.message
 
 
 def test_divergence_never_explains_other_tensors() -> None:
     changed = report(pixel_values=np.ones((4, 3), np.float32), state=np.zeros(3, np.float32))
-    result = ParitySession._verdict(CASE, "preprocessor", changed, [LETTERBOX])
+    result = verdict(CASE, "preprocessor", changed, [LETTERBOX])
     assert result.status == "fail" and result.message == "out of tolerance: state"
 
 
 def test_declared_divergence_that_no_longer_reproduces_fails_strictly() -> None:
-    result = ParitySession._verdict(CASE, "preprocessor", report(), [ONLY_IDS])
+    result = verdict(CASE, "preprocessor", report(), [ONLY_IDS])
     assert result.status == "fail" and "did not reproduce" in result.message and "ids" in result.message
 
 
@@ -115,7 +117,7 @@ def test_embodiment_fallback_needs_a_non_empty_table_without_the_tag_and_a_non_z
 def test_each_declared_entry_must_reproduce_itself() -> None:
     state_only = KnownDivergence("state-only", "preprocessor", ("state",), "because", lambda a, c: True)
     changed = report(pixel_values=np.ones((4, 3), np.float32))
-    result = ParitySession._verdict(CASE, "preprocessor", changed, [LETTERBOX, state_only])
+    result = verdict(CASE, "preprocessor", changed, [LETTERBOX, state_only])
     assert result.status == "fail" and "['state-only'] did not reproduce" in result.message
 
 
@@ -144,7 +146,7 @@ def test_non_tensor_problem_fails_first_and_every_surface_agrees() -> None:
     """A fingerprint/device problem with tensors in tolerance: table, message, status and JSON all say FAIL."""
     rep = report()
     rep.problems.append("checkpoint differs from the one that produced the artifact")
-    result = ParitySession._verdict(CASE, "model", rep, [])
+    result = verdict(CASE, "model", rep, [])
     assert (
         result.status == Status.FAIL and result.message == "checkpoint differs from the one that produced the artifact"
     )
@@ -156,11 +158,11 @@ def test_non_tensor_problem_fails_first_and_every_surface_agrees() -> None:
     assert data["status"] == "fail" and data["report"]["passed"] is False and data["problems"] == rep.problems
     changed = report(state=np.zeros(3, np.float32))
     changed.problems.append("device differs")
-    both = ParitySession._verdict(CASE, "preprocessor", changed, [ONLY_IDS])
+    both = verdict(CASE, "preprocessor", changed, [ONLY_IDS])
     assert both.status == Status.FAIL and both.message == "device differs; out of tolerance: state"
     explained = report(embodiment_id=np.array([2, 3]))
     explained.problems.append("device differs")
-    assert ParitySession._verdict(CASE, "preprocessor", explained, [ONLY_IDS]).status == Status.FAIL  # never xfail
+    assert verdict(CASE, "preprocessor", explained, [ONLY_IDS]).status == Status.FAIL  # never xfail
 
 
 def test_a_check_is_one_registry_entry(golden_square: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_a_check_is_one_registry_entry(golden_square: Path, monkeypatch: pytest.
 def test_tolerance_override_matching_nothing_is_named(tmp_path: Path) -> None:
     env = {"GROOT_PARITY_TOL": "actoin_pred=0:0,state=1e-6:0", "GROOT_PARITY_REPORT_DIR": str(tmp_path)}
     session = ParitySession(settings_from_env(env))
-    session.results.append(ParitySession._verdict(CASE, "preprocessor", report(), []))
+    session.results.append(verdict(CASE, "preprocessor", report(), []))
     assert session.unmatched_tolerance_overrides() == ["actoin_pred"]
 
 

@@ -17,8 +17,17 @@ def ckpt(tmp_path: Path, config: dict, files: tuple[str, ...] = ("processor_conf
     return tmp_path
 
 
-def test_tiny_fixture_is_n1_7(tmp_path: Path) -> None:
-    check_n1_7(Path(__file__).resolve().parents[2] / "fixtures" / "tiny-groot-n1.7")
+@pytest.mark.parametrize("name", ["tiny-groot-n1.7", "tiny-groot-n1.7-alt"])
+def test_fixture_checkpoints_are_accepted_and_the_same_files_with_n1_5_config_are_not(
+    tmp_path: Path, name: str
+) -> None:
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / name
+    check_n1_7(fixture)  # raises NotN17Checkpoint if the fixture were not recognised
+    config = json.loads((fixture / "config.json").read_text())
+    assert config["model_type"] == "Gr00tN1d7"
+    config["model_type"] = "gr00t_n1_5"
+    with pytest.raises(NotN17Checkpoint):
+        check_n1_7(ckpt(tmp_path / "n1_5", config))
 
 
 @pytest.mark.parametrize(

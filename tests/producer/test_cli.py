@@ -149,7 +149,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
 ) -> None:
     import producer.decode
     import producer.original
-    from producer.cli import PREPARE_AHEAD
+    from producer.pipeline import PREPARE_AHEAD
 
     made: list[FakeOriginal] = []
 
@@ -256,11 +256,11 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
 ) -> None:
     import threading
 
-    import parity_format.checkpoint
     import producer.decode
     import producer.original
+    import sources.checkpoint
     from parity_format.artifact import read_artifact
-    from parity_format.checkpoint import checkpoint_fingerprint, content_fingerprint
+    from sources.checkpoint import checkpoint_fingerprint, content_fingerprint
 
     hashed_on: list[str] = []
 
@@ -271,8 +271,8 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
 
         return run
 
-    monkeypatch.setattr(parity_format.checkpoint, "checkpoint_fingerprint", recording(checkpoint_fingerprint))
-    monkeypatch.setattr(parity_format.checkpoint, "content_fingerprint", recording(content_fingerprint))
+    monkeypatch.setattr(sources.checkpoint, "checkpoint_fingerprint", recording(checkpoint_fingerprint))
+    monkeypatch.setattr(sources.checkpoint, "content_fingerprint", recording(content_fingerprint))
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.original, "gr00t_installed", lambda: True)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from parity_format.checkpoint import CheckpointError
 from producer.embodiments import TagSelectionError, available_tags, embodiment_spec, select_tags
+from sources.checkpoint import CheckpointError
 
 
 def write_ckpt(root: Path, stats: dict, modalities: dict) -> Path:

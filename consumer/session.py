@@ -1,0 +1,134 @@
+"""The parity session: what is loaded once per run, and how one (artifact, check) case is run.
+
+The checks themselves are in ``consumer.checks`` (one module each, the package is the registry); the
+session resolves checkpoints, caches LeRobot models, dispatches a case to its check and collects the
+typed results (``comparison.results``) that the table, pytest and the JSON report all read. It
+implements ``consumer.checks.base.Session``, the only part of it a check sees.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from comparison.results import Case, CheckResult
+from comparison.status import Status
+from consumer.checkpoint_identity import FingerprintCache
+from consumer.checks import check_named
+from consumer.checks.base import Skip
+from consumer.parallel import worker_cuda_device
+from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
+from parity_format.artifact import Artifact, read_artifact
+from parity_format.errors import ArtifactError
+from parity_format.naming import discover_artifacts, tag_from_filename
+from parity_format.safe_text import safe_text
+from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
+
+LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
+
+
+def discover(directory: Path) -> list[Case]:
+    """Artifacts directly in ``directory`` and one level below (the producer's per-size folders)."""
+    if not directory.is_dir():
+        return []
+    paths = discover_artifacts(directory) + [
+        p for sub in sorted(d for d in directory.iterdir() if d.is_dir()) for p in discover_artifacts(sub)
+    ]
+    return [Case(p, str(p.parent.relative_to(directory)), tag_from_filename(p.name) or p.stem) for p in paths]
+
+
+class ParitySession:
+    """What is loaded once per run: checkpoints resolved, LeRobot models, results for the JSON report."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.results: list[CheckResult] = []
+        self._models: dict[tuple[Path, str], Any] = {}
+        self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
+
+    def device_for(self, artifact: Artifact) -> str:
+        """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.
+
+        Following the artifact matters only for artifacts without recorded noise: torch draws a
+        different noise stream on CPU and CUDA, so their seed reproduces the noise on one device type.
+        CUDA under pytest-xdist (and ``cuda:auto``): each worker its own GPU (consumer/parallel.py).
+        """
+        if self.settings.device and self.settings.device != CUDA_AUTO:
+            return self.settings.device
+        produced_on = str((artifact.provenance or {}).get("device", "cpu")).split(":")[0]
+        if produced_on == "cuda" or self.settings.device == CUDA_AUTO:
+            import torch
+
+            count = torch.cuda.device_count()
+            return worker_cuda_device(count) if count or self.settings.device == CUDA_AUTO else "cpu"
+        return "cpu"
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    def checkpoint_for(self, artifact: Artifact) -> Path:
+        override = self.settings.checkpoint_override
+        if override is not None:
+            if not (override / "config.json").is_file():
+                raise Skip(f"{ENV_CKPT}={override} is not a checkpoint directory (no config.json)")
+            return override.resolve()
+        recorded = artifact.provenance.get("checkpoint") if artifact.provenance else None
+        refs = []
+        if recorded:
+            ref = CheckpointRef.from_dict(recorded)
+            refs.append(ref)
+            if recorded.get("path"):
+                refs.append(CheckpointRef(str(recorded["path"])))
+        else:
+            refs.append(LEGACY_CHECKPOINT)
+        problems = []
+        for ref in refs:
+            try:
+                return resolve_checkpoint(ref, offline=True)  # the cache only: a test never downloads 6 GB
+            except CheckpointError as exc:
+                problems.append(str(exc))
+        raise Skip(
+            f"checkpoint for {artifact.path} not found ({'; '.join(problems)}). Set {ENV_CKPT}=<checkpoint dir> "
+            "or download it into the Hugging Face cache (`hf download <repo>`)."
+        )
+
+    def model(self, ckpt: Path, device: str) -> Any:
+        from consumer.lerobot_side.model import LeRobotModel
+
+        if (ckpt, device) not in self._models:
+            self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
+        return self._models[ckpt, device]
+
+    # -- checks ---------------------------------------------------------------------------------
+    def run(self, case: Case, check: str) -> CheckResult:
+        started = time.perf_counter()
+        try:
+            artifact = read_artifact(case.path)
+            result = check_named(check).run(self, case, artifact)
+        except ArtifactError as exc:
+            result = CheckResult(case, check, Status.FAIL, safe_text(f"unreadable artifact: {exc}"))
+        except Skip as exc:
+            result = CheckResult(case, check, Status.SKIP, str(exc))
+        except Exception as exc:  # one case's failure, whatever it is, must not end the run (issue 14)
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            message = safe_text(f"{case.path}: {check} check failed: {cause}")
+            if self.settings.debug:
+                message += "\n" + traceback.format_exc()
+            result = CheckResult(case, check, Status.FAIL, message)
+        result.seconds = time.perf_counter() - started
+        self.results.append(result)
+        return result
+
+    def compared_tensor_names(self) -> set[str]:
+        """Every tensor this run compared (outputs, inputs and stages), for checking override names."""
+        names: set[str] = set()
+        for result in self.results:
+            for report in (result.report, result.stages.report if result.stages else None):
+                if report is not None:
+                    names.update(t.name for t in report.tensors)
+                    names.update(report.only_expected + report.only_actual)
+        return names
+
+    def unmatched_tolerance_overrides(self) -> list[str]:
+        """GROOT_PARITY_TOL entries that matched no tensor of this run: most likely typos."""
+        return self.settings.tolerances.unmatched(self.compared_tensor_names())

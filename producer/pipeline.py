@@ -1,0 +1,285 @@
+"""Produce: every (image size, tag) job of one checkpoint, from raw observations to written artifacts.
+
+Driven by a typed :class:`ProduceOptions` that the command line (``producer.cli``) and the plan runner
+(``producer.plan``) both build; it prints progress, never parses arguments and never exits. One job
+failing (its inputs, its inference, its write) is that job's outcome; the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from parity_format.codecs import DEFAULT_COMPRESSION
+
+if TYPE_CHECKING:
+    from parity_format.artifact import Artifact, RawObservation
+    from producer.original import OriginalGr00t, PreparedInputs
+    from producer.writing import BackgroundWriter, Written
+    from sources.checkpoint import CheckpointRef
+
+
+@dataclass(frozen=True)
+class ProduceOptions:
+    """What a produce run needs beyond the checkpoint and its tags; the CLI and plans build the same one."""
+
+    out_dir: Path
+    device: str | None = None  # None: cuda if torch sees one, else cpu
+    seed: int = 42
+    batch_size: int = 2
+    probes: bool = False
+    path_root: Path = Path()  # manifests record local paths relative to this directory
+    compression: str = DEFAULT_COMPRESSION
+
+
+@dataclass
+class TagOutcome:
+    tag: str
+    size: str
+    status: str  # "ok" | "FAILED"
+    seconds: float
+    detail: str
+
+
+PREPARE_AHEAD = 2  # tags whose inputs are collated (and their compression started) while the model loads
+
+
+@dataclass
+class Job:
+    """One artifact to produce: a tag at one camera-size combination."""
+
+    index: int
+    tag: str
+    sizes: list[tuple[int, int]]  # per camera, in camera order (the last repeats)
+    folder: str
+    label: str
+
+
+@dataclass
+class Prepared:
+    """A job's raw observation and the original's collated inputs, whose compression has started."""
+
+    raw: RawObservation
+    camera_sizes: dict[str, list[int]]  # camera -> [H, W]
+    inputs: PreparedInputs
+    seconds: float
+
+
+def produce(
+    options: ProduceOptions, ref: CheckpointRef, ckpt: Path, tags: list[str], sizes: list[list[tuple[int, int]]]
+) -> list[TagOutcome]:
+    """Every (size, tag) job, in order: prepare the inputs, run the original, hand the artifact to the writer.
+
+    WHY this order (issue 15; README "Producer speed"):
+
+    - the checkpoint is hashed in a thread from the start (:func:`fingerprint_in_background`):
+      sha256 and file reads release the GIL, so the fingerprint (seconds for a multi-GB checkpoint) runs beside the
+      imports and the model load; it is waited for after the load, before the first inference;
+    - the first :data:`PREPARE_AHEAD` jobs are prepared before the model loads: their inputs need
+      only the processor, so their ``pixel_values`` (the largest member) compress beside the load
+      rather than beside their own, short, inference.
+    """
+    from parity_format.naming import artifact_filename
+    from producer.observations import size_label
+    from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
+    from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.writing import BackgroundWriter
+    from sources.checkpoint import read_json
+
+    if not gr00t_installed():
+        import_gr00t()  # the install hint, before hashing a multi-GB checkpoint
+    jobs = []
+    for hw_list, tag in ((size, tag) for size in sizes for tag in tags):
+        folder = f"probes-{size_label(hw_list)}" if options.probes else size_label(hw_list)
+        label = f"[{len(jobs) + 1}/{len(sizes) * len(tags)}] {tag} @ {folder}"
+        jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label))
+    outcomes: dict[int, TagOutcome] = {}
+    writes: list[PendingWrite] = []  # submission order; reported as they finish
+    fingerprints = fingerprint_in_background(ckpt)
+    import torch
+
+    import_gr00t()
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = cuda_determinism(device)  # before the model touches the GPU
+    print(f"checkpoint {ckpt}", flush=True)
+    with BackgroundWriter(options.compression) as writer:
+        started = time.perf_counter()
+        original = OriginalGr00t(ckpt, device)  # the processor; the model loads below
+        loading = time.perf_counter() - started
+        prepare = partial(prepare_job, options, ckpt, read_json(ckpt / "statistics.json"), original, writer)
+        ahead = {job.index: prepare(job) for job in jobs[:PREPARE_AHEAD]}
+        started = time.perf_counter()
+        original.load_model()
+        loading += time.perf_counter() - started
+        print(
+            f"loaded original GR00T N1.7 once ({device}, float32, {original.attention}) in {loading:.1f}s", flush=True
+        )
+        started = time.perf_counter()
+        whole_files, content = fingerprints.result()
+        waited = time.perf_counter() - started
+        if waited >= 1.0:
+            print(f"checkpoint fingerprint: waited {waited:.1f}s for it after the load", flush=True)
+        checkpoint = {
+            # whole files: what older consumers compare; then what determines the numbers (survives relocation)
+            **publishable_checkpoint(ref.to_dict(), ckpt, whole_files, options.path_root),
+            "content_fingerprint": content,
+        }
+        meta = provenance(
+            device=device,
+            attention=original.attention,
+            checkpoint=checkpoint,
+            argv=publishable_argv(sys.argv, options.path_root),
+            cuda=cuda,
+        )
+        meta["embodiment_ids"] = original.embodiment_ids()
+        for job in jobs:
+            print(f"{job.label} ...", end=" ", flush=True)
+            prepared = ahead.pop(job.index) if job.index in ahead else prepare(job)
+            t0 = time.perf_counter()
+            try:
+                if isinstance(prepared, Exception):
+                    raise prepared
+                artifact = run_job(options, original, meta, job, prepared)
+                ran = prepared.seconds + time.perf_counter() - t0
+                print(f"ran {ran:.1f}s, writing", flush=True)
+                future = writer.submit(artifact, options.out_dir / job.folder / artifact_filename(job.tag))
+                shape = tuple(artifact.action_pred.shape)
+                writes.append(PendingWrite(job.index, job.label, job.tag, job.folder, t0, ran, shape, future))
+            except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
+                if isinstance(prepared, Prepared):
+                    writer.discard(prepared.inputs.inputs.values())
+                outcomes[job.index] = tag_failed(job.tag, job.folder, t0, exc)
+                print(f"FAILED {outcomes[job.index].detail}", flush=True)
+            report_writes(writes, outcomes, wait=False)
+        report_writes(writes, outcomes, wait=True)
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def fingerprint_in_background(ckpt: Path) -> Future[tuple[str, dict]]:
+    """(whole-file sha256, content fingerprint) of the checkpoint, computed in a daemon thread.
+
+    A daemon, so that a run that fails before it needs the result (a broken gr00t install, a model
+    that does not load, Ctrl-C) exits at once instead of finishing a multi-GB hash first.
+    """
+    from sources.checkpoint import checkpoint_fingerprint, content_fingerprint
+
+    future: Future[tuple[str, dict]] = Future()
+
+    def work() -> None:
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result((checkpoint_fingerprint(ckpt), content_fingerprint(ckpt)))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="fingerprint", daemon=True).start()
+    return future
+
+
+def prepare_job(
+    options: ProduceOptions, ckpt: Path, statistics: dict, original: OriginalGr00t, writer: BackgroundWriter, job: Job
+) -> Prepared | Exception:
+    """Build the job's raw observation, collate it with the original's processor, start compressing it.
+
+    An exception is returned, not raised: the job fails at its turn, and the other jobs go on.
+    """
+    from producer.embodiments import embodiment_spec
+    from producer.observations import build_observation, camera_sizes
+
+    t0 = time.perf_counter()
+    try:
+        spec = embodiment_spec(ckpt, job.tag)
+        raw = build_observation(
+            spec,
+            statistics[job.tag]["state"],
+            batch_size=batch_size(options),
+            image_hw=job.sizes,
+            seed=options.seed,
+            probes=options.probes,
+        )
+        cameras = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, job.sizes).items()}
+        inputs = original.prepare(job.tag, raw)
+    except Exception as exc:  # reported at the job's turn, in order
+        return exc
+    writer.prefetch(inputs.inputs.values())  # only starts work in threads; their errors surface at the write
+    return Prepared(raw, cameras, inputs, time.perf_counter() - t0)
+
+
+def batch_size(options: ProduceOptions) -> int:
+    from producer.observations import PROBES
+
+    return max(options.batch_size, len(PROBES)) if options.probes else options.batch_size
+
+
+def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
+    """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
+    from parity_format.artifact import Artifact
+    from producer.decode import decode_outputs
+    from producer.observations import PROBES
+
+    raw = prepared.raw
+    result = original.infer(prepared.inputs, options.seed)
+    decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
+    batch = len(raw.language)
+    return Artifact(
+        embodiment_tag=job.tag,
+        seed=options.seed,
+        action_pred=result.action_pred,
+        inputs=result.inputs,
+        input_torch_dtypes=result.input_torch_dtypes,
+        raw=raw,
+        outputs={**result.outputs, **decode},
+        provenance={
+            **meta,
+            "image_size": list(job.sizes[0]),
+            "camera_image_sizes": prepared.camera_sizes,
+            "batch_size": batch,
+            "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
+        },
+    )
+
+
+@dataclass
+class PendingWrite:
+    index: int
+    label: str
+    tag: str
+    folder: str
+    started: float
+    ran_seconds: float  # inference, decode and assembly, before the artifact went to the writer
+    action_shape: tuple[int, ...]
+    future: Future[Written]
+
+
+def report_writes(writes: list[PendingWrite], outcomes: dict[int, TagOutcome], *, wait: bool) -> None:
+    """Print and record finished writes, in submission order; ``wait`` blocks until all are done."""
+    while writes and (wait or writes[0].future.done()):
+        w = writes.pop(0)
+        try:
+            written = w.future.result()
+        except Exception as exc:  # a write failing is that tag's failure, like a failing inference
+            outcomes[w.index] = tag_failed(w.tag, w.folder, w.started, exc)
+            print(f"{w.label} FAILED writing: {outcomes[w.index].detail}", flush=True)
+            continue
+        detail = f"action_pred {w.action_shape} -> {written.path} ({written.bytes / 1e3:.0f} kB)"
+        outcomes[w.index] = TagOutcome(w.tag, w.folder, "ok", w.ran_seconds + written.seconds, detail)
+        print(f"{w.label} ok, written in {written.seconds:.1f}s: {detail}", flush=True)
+
+
+def debug_traceback(exc: BaseException) -> None:
+    """The full traceback on stderr when GROOT_PARITY_DEBUG is set; errors are one line otherwise."""
+    if os.environ.get("GROOT_PARITY_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
+def tag_failed(tag: str, folder: str, started: float, exc: Exception) -> TagOutcome:
+    debug_traceback(exc)
+    return TagOutcome(tag, folder, "FAILED", time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
