@@ -137,7 +137,7 @@ def _is_cuda_index(text: str) -> bool:
 
 
 def knobs_table() -> str:
-    """The README's knob table, generated so docs and code cannot drift apart."""
+    """The knob table of docs/knobs.md, generated so docs and code cannot drift apart."""
     rows = ["| variable | meaning |", "| --- | --- |"]
     rows += [f"| `{name}` | {text.replace('|', chr(92) + '|')} |" for name, text in KNOBS.items()]
     return "\n".join(rows)
