@@ -1,6 +1,6 @@
 """Producer speed: where a produce run spends its time, and how it compares with LeRobot's dump script.
 
-Run from the repo root with the producer env (gr00t installed; see README "Producing on a CUDA box"):
+Run from the repo root with the producer env (gr00t installed; see docs/producing.md):
 
     envs/producer/.venv/bin/python benchmarks/producer_phases.py phases [--compression fast|small]
         one in-process run of the producer's steps on the tiny checkpoint, timed per phase: import,

@@ -2,8 +2,8 @@
 
 WHY a policy instead of the smallest of four codecs: compressing every member with stored, deflate,
 bzip2 and LZMA cost 6 s of a 16 s produce run (LZMA alone 4.3 s), and that grows with the bytes.
-Measured on real artifacts (``benchmarks/producer_phases.py codecs`` prints the table; README
-"Producer speed"):
+Measured on real artifacts (``benchmarks/producer_phases.py codecs`` prints the table;
+docs/artifact-format.md, "Size"):
 
 - ``pixel_values`` (6.3 MB of float32 at 256x256, B=2) is the one big compressible member. LZMA
   beats deflate and bzip2 on it at every effort: 0.164x in 0.17 s (``fast``) and 0.144x in 0.86 s

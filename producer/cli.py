@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=COMPRESSION_LEVELS,
         default=DEFAULT_COMPRESSION,
         help=f"LZMA effort on large members: fast, or small (a few %% smaller files for several times the "
-        f"compression CPU; README 'Producer speed') (default: {DEFAULT_COMPRESSION})",
+        f"compression CPU; docs/performance.md) (default: {DEFAULT_COMPRESSION})",
     )
     parser.add_argument(
         "--probes",

@@ -78,7 +78,7 @@ def produce(
 ) -> list[TagOutcome]:
     """Every (size, tag) job, in order: prepare the inputs, run the original, hand the artifact to the writer.
 
-    WHY this order (issue 15; README "Producer speed"):
+    WHY this order (issue 15; docs/performance.md):
 
     - the checkpoint is hashed in a thread from the start (:func:`fingerprint_in_background`):
       sha256 and file reads release the GIL, so the fingerprint (seconds for a multi-GB checkpoint) runs beside the
