@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -42,6 +43,7 @@ DEFAULT_RTOL = 1e-3
 DEFAULT_SCALE = {"float32": 1e-4, "bfloat16": 5e-2}
 OFF = "off"
 TOL_SYNTAX = "name=ATOL:RTOL[:SCALE][,...], e.g. state=1e-6:0,pixel_values=0:0,velocity=1e-3:1e-3:1e-3"
+_ASCII_NUMBER = re.compile(r"[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 #: Canonical knob descriptions; the docs/knobs.md table and ``--help`` epilogs are generated from this.
@@ -143,6 +145,11 @@ class ToleranceConfig:
 
 
 def _parse_nonneg(text: str, knob: str, whole: str, expected: str) -> float:
+    if not _ASCII_NUMBER.fullmatch(text.strip()):  # float() also reads Arabic-Indic digits and '1_0'
+        raise ToleranceConfigError(
+            f"{knob}={whole!r}: {text.strip()!r} is not a number in ASCII digits (like 1e-3 or 0.001); "
+            f"expected {expected}"
+        )
     try:
         value = float(text)
     except ValueError:

@@ -3,8 +3,8 @@
 The same checks as the pytest suite (`make consume`), for a person: one row per (artifact, check) with
 the worst tensor, its max |diff| and scale error, known divergences marked as such, and the full
 per-tensor table of anything that failed. Exit status 1 if any check failed (xfail and skip do not
-count), in CI if every check skipped, or, with CI set, if a GROOT_PARITY_TOL entry matched no tensor;
-2 on bad usage.
+count), if the JSON report could not be written, in CI if every check skipped, or, with CI set, if a
+GROOT_PARITY_TOL entry matched no tensor; 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from comparison.formatting import fmt_num
 from comparison.results import CheckResult
 from comparison.status import Status
 from comparison.tables import align_columns
+from comparison.tolerance_blindness import blind_spots
 from consumer.checks import CHECKS, REGISTRY
 from consumer.ci_env import running_in_ci
 from consumer.exit_policy import exit_code, run_problems
 from consumer.preflight import check_environment
 from consumer.reports.json_report import write_json_report
+from consumer.reports.report_file import ReportDirError
 from consumer.session import ParitySession, discover
 from consumer.settings import KNOBS, SettingsError, artifact_dir_from, settings_from_env
 from parity_format.safe_text import safe_lines, safe_text
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"groot-parity-consume: error: no artifacts in {directory}/ (run `make produce`)", file=sys.stderr)
         return 2
     session = ParitySession(settings)
+    blind = blind_spots(settings.tolerances)  # said before the run and again in the summary (issue 25)
+    for line in blind:
+        print(f"WARNING: {line}", flush=True)
     checks = args.check or list(CHECKS)
     total = len(cases) * len(checks)
     for index, (case, check) in enumerate(((c, k) for c in cases for k in checks), start=1):
@@ -99,9 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.status.text} ({result.seconds:.1f}s)", flush=True)
     # written first, so nothing printed below can cost the report
     unmatched = session.unmatched_tolerance_overrides()
-    json_path = write_json_report(
-        session.results, settings.report_dir, replace(settings, artifact_dir=directory), unmatched
-    )
+    try:
+        json_path = write_json_report(
+            session.results, settings.report_dir, replace(settings, artifact_dir=directory), unmatched
+        )
+        report_line, report_error = f"\nJSON report: {json_path} (make report: Markdown + figures)", ""
+    except ReportDirError as exc:  # e.g. the disk filled during the run: the table and summary still print
+        report_line, report_error = "", f"groot-parity-consume: error: {exc}"
 
     rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "scale err", "stages (model check)")]
     for r in session.results:
@@ -130,12 +139,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{safe_lines(r.headline()) if settings.debug else safe_text(r.headline())}")
             if r.status == Status.FAIL and r.report is not None:
                 print(safe_lines(r.report.format_table()))
-    print(f"\nJSON report: {json_path} (make report: Markdown + figures)")
+    if blind:
+        print("\n" + "\n".join(f"WARNING: {line}; its PASS proves nothing" for line in blind))
+    if report_line:
+        print(report_line)
     problems = run_problems(session.results, unmatched, running_in_ci())
     for problem in problems:
         print(f"\n{problem.message}")
     counts = {s: sum(r.status == s for r in session.results) for s in Status}
     print(", ".join(f"{n} {s.text.lower()}" for s, n in counts.items()))
+    if report_error:
+        print(report_error, file=sys.stderr)
+        return 1
     return exit_code(session.results, problems)
 
 

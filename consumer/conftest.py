@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from comparison.results import CheckResult
+from comparison.tolerance_blindness import blind_spots
 from consumer.checks import CHECKS
 from consumer.ci_env import running_in_ci
 from consumer.exit_policy import run_problems
 from consumer.parallel import WORKER_OUTPUT_KEY, case_groups, make_group_scheduler, merge_worker_results, worker_payload
 from consumer.preflight import check_environment
 from consumer.reports.json_report import write_json_report
+from consumer.reports.report_file import ReportDirError
 from consumer.session import ParitySession, discover
 from consumer.settings import SettingsError, settings_from_env
 
@@ -70,12 +72,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         records = merge_worker_results(_WORKER_PARTS)  # dicts keep the "worker" that ran each case
         _SESSION.results = [CheckResult.from_dict(r) for r in records]
     unmatched = _SESSION.unmatched_tolerance_overrides()
-    path = write_json_report(records, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        path = write_json_report(records, _SESSION.settings.report_dir, _SESSION.settings, unmatched)
+        message = f"parity JSON report: {path}"
+    except ReportDirError as exc:  # e.g. a full disk: the run fails, in one line
+        message = f"error: {exc}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if reporter is not None:
-        reporter.write_line(f"parity JSON report: {path}")
+        reporter.write_line(message, red=message.startswith("error"))
     for problem in run_problems(_SESSION.results, unmatched, running_in_ci()):
         if reporter is not None:
             reporter.write_line(problem.message, red=problem.fails_run)
         if problem.fails_run:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    for line in blind_spots(_SESSION.settings.tolerances):  # loud, not failing: the knob was set on purpose
+        if reporter is not None:
+            reporter.write_line(f"WARNING: {line}; its PASS proves nothing", red=True)

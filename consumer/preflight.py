@@ -1,13 +1,15 @@
 """Checks of the consumer's environment that need more than parsing, made once before any case runs.
 
 WHY up front: a device that is not there, or a replay checkpoint folder that is missing or empty, would
-otherwise surface per case as a torch traceback or as a skip of every case (green outside CI). Both are
-usage errors: one line naming the knob, exit 2, before models load.
+otherwise surface per case as a torch traceback or as a skip of every case (green outside CI); a report
+folder that cannot be written would cost the report after every check ran. All are usage errors: one line
+naming the knob, exit 2, before models load.
 """
 
 from __future__ import annotations
 
-from consumer.settings import ENV_CKPT, ENV_DEVICE, Settings, SettingsError
+from consumer.reports.report_file import ReportDirError, check_report_dir
+from consumer.settings import ENV_CKPT, ENV_DEVICE, ENV_REPORT_DIR, Settings, SettingsError
 
 
 def check_device(device: str | None) -> None:
@@ -42,3 +44,7 @@ def check_environment(settings: Settings) -> None:
     """Every up-front check; raises SettingsError with one line."""
     check_device(settings.device)
     check_checkpoint_override(settings)
+    try:  # the report is always written: its folder is proven writable before any model loads
+        check_report_dir(settings.report_dir)
+    except ReportDirError as exc:
+        raise SettingsError(f"{ENV_REPORT_DIR}={settings.report_dir}: {exc}") from exc

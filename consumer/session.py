@@ -18,25 +18,29 @@ from comparison.status import Status
 from consumer.checkpoint_identity import FingerprintCache
 from consumer.checks import check_named
 from consumer.checks.base import Skip
+from consumer.discovery import discover as discover  # re-exported: the cli, conftest and tests import it here
+from consumer.discovery import unlisted_folder_problem
+from consumer.failure_context import explained
+from consumer.memory_cap import (
+    cap_exceeded,
+    import_heavy_modules,
+    load_allowance,
+    memory_cap,
+    mentions_out_of_memory,
+    weights_allowance,
+)
 from consumer.parallel import worker_cuda_device
 from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
 from parity_format.errors import ArtifactError
-from parity_format.naming import discover_artifacts, tag_from_filename
 from parity_format.safe_text import safe_text
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
 
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
 
 
-def discover(directory: Path) -> list[Case]:
-    """Artifacts directly in ``directory`` and one level below (the producer's per-size folders)."""
-    if not directory.is_dir():
-        return []
-    paths = discover_artifacts(directory) + [
-        p for sub in sorted(d for d in directory.iterdir() if d.is_dir()) for p in discover_artifacts(sub)
-    ]
-    return [Case(p, str(p.parent.relative_to(directory)), tag_from_filename(p.name) or p.stem) for p in paths]
+class UnlistedFolder(Exception):
+    """The case stands for a folder of the artifact directory that could not be listed."""
 
 
 class ParitySession:
@@ -96,17 +100,29 @@ class ParitySession:
         from consumer.lerobot_side.model import LeRobotModel
 
         if (ckpt, device) not in self._models:
-            self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
+            with load_allowance(weights_allowance(ckpt)):  # held once per run: not charged to the first case
+                self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
         return self._models[ckpt, device]
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:
         started = time.perf_counter()
+        artifact: Artifact | None = None
+        capped = False
         try:
+            unlisted = unlisted_folder_problem(case)
+            if unlisted is not None:
+                raise UnlistedFolder(unlisted)
             artifact = read_artifact(case.path)
-            result = check_named(check).run(self, case, artifact)
+            cap = self.settings.memory_cap
+            if cap is not None:
+                import_heavy_modules()
+            with memory_cap(cap, enabled=self.device_for(artifact) == "cpu") as capped:
+                result = check_named(check).run(self, case, artifact)
         except ArtifactError as exc:
             result = CheckResult(case, check, Status.FAIL, safe_text(f"unreadable artifact: {exc}"))
+        except UnlistedFolder as exc:
+            result = CheckResult(case, check, Status.FAIL, str(exc))
         except Skip as exc:
             result = CheckResult(case, check, Status.SKIP, str(exc))
         except Exception as exc:  # one case's failure, whatever it is, must not end the run (issue 14)
@@ -115,6 +131,14 @@ class ParitySession:
             if self.settings.debug:
                 message += "\n" + traceback.format_exc()
             result = CheckResult(case, check, Status.FAIL, message)
+        if capped and result.status == Status.FAIL and result.report is None and mentions_out_of_memory(result.message):
+            result.message = f"{cap_exceeded(self.settings.memory_cap)}: {result.message}"  # issue 25
+        if result.status == Status.FAIL and result.report is None and artifact is not None:
+            # one line, unless GROOT_PARITY_DEBUG appended a traceback below it
+            first, _, rest = result.message.partition("\n") if self.settings.debug else (result.message, "", "")
+            prefix = safe_text(f"{case.path}: {check} check failed: ")
+            head = prefix if first.startswith(prefix) else ""
+            result.message = head + explained(self, artifact, first.removeprefix(head)) + (f"\n{rest}" if rest else "")
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result

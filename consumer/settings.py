@@ -9,6 +9,8 @@ from pathlib import Path
 
 from comparison.tolerance import KNOBS as TOLERANCE_KNOBS
 from comparison.tolerance import ToleranceConfig, ToleranceConfigError, tolerance_from_env
+from consumer.memory_cap import ENV_MEMORY_CAP, MemoryCapError, memory_cap_from_env
+from consumer.memory_cap import OFF as MEMORY_CAP_OFF
 from parity_format.limits import KNOBS as LIMIT_KNOBS
 from parity_format.limits import LimitsConfigError, limits_from_env
 from sources.hub import HubError, download, is_hub_url, parse_hub_url
@@ -63,6 +65,12 @@ KNOBS: dict[str, str] = {
         "naming the artifact, the check and the cause); the producer honours it too, per failed tag."
     ),
     **LIMIT_KNOBS,
+    ENV_MEMORY_CAP: (
+        "The most address space one check may add to the consumer process, in GB (default: half the machine's "
+        f"memory), or `{MEMORY_CAP_OFF}`. A check that needs more fails alone, naming this knob, instead of the "
+        "kernel killing the run with no report. CPU only (Linux RLIMIT_AS, lifted after each check); raise it for "
+        "full-size checkpoints on small machines."
+    ),
 }
 
 
@@ -80,6 +88,7 @@ class Settings:
     tolerances: ToleranceConfig
     debug: bool = False  # GROOT_PARITY_DEBUG: tracebacks for unexpected per-case errors
     checkpoint_mismatch: str = "fail"  # one of CHECKPOINT_MISMATCH_MODES
+    memory_cap: int | None = None  # bytes of address space one check may add (GROOT_PARITY_MEMORY_CAP_GB); None: off
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,7 +111,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         tolerances = tolerance_from_env(env, dtype)  # the dtype picks the scale tolerance's tier
         limits_from_env(env)  # readers re-read it per file; a malformed value fails here, before any work
-    except (ToleranceConfigError, LimitsConfigError) as exc:
+        memory_cap = memory_cap_from_env(env)
+    except (ToleranceConfigError, LimitsConfigError, MemoryCapError) as exc:
         raise SettingsError(str(exc)) from exc
     debug = get(ENV_DEBUG).lower()
     if debug not in ("", "0", "false", "no", "off", "1", "true", "yes", "on"):
@@ -116,6 +126,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         tolerances=tolerances,
         debug=debug in ("1", "true", "yes", "on"),
         checkpoint_mismatch=mismatch,
+        memory_cap=memory_cap,
     )
 
 

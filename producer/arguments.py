@@ -32,20 +32,43 @@ class ArgumentProblem(ValueError):
     """An argument is out of range or unusable; the message is the one error line."""
 
 
+#: How the command line spells each run option in its errors; a plan passes its own spelling.
+COMMAND_LINE = {"seed": "--seed", "batch_size": "--batch-size", "image_sizes": "--image-size"}
+
+
+def validate_run_options(
+    seed: object, batch_size: object, image_sizes: list[str], spelling: dict[str, str] = COMMAND_LINE
+) -> list[list[tuple[int, int]]]:
+    """The one check of seed, batch size and image sizes, for the command line and every plan entry (issue 25).
+
+    Returns the parsed sizes. WHY one function: a plan once accepted ``image_sizes = ["5000x5000"]``,
+    ``batch_size = 65`` and ``seed = 4294967296``, which the command line refused.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ArgumentProblem(f"{spelling['seed']} {seed!r}: expected an integer in 0..{MAX_SEED}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ArgumentProblem(f"{spelling['batch_size']} {batch_size!r}: expected 1..{MAX_BATCH_SIZE} (an integer)")
+    if not image_sizes:
+        raise ArgumentProblem(f"{spelling['image_sizes']}: no size given")
+    sizes = []
+    for text in image_sizes:
+        try:
+            per_camera = parse_camera_sizes(text)
+        except ValueError as exc:
+            raise ArgumentProblem(f"{spelling['image_sizes']}: {exc}") from exc
+        if max(max(hw) for hw in per_camera) > MAX_IMAGE_SIDE:
+            raise ArgumentProblem(
+                f"{spelling['image_sizes']} {text}: each side must be at most {MAX_IMAGE_SIDE} pixels"
+            )
+        sizes.append(per_camera)
+    return sizes
+
+
 def validate_arguments(args: argparse.Namespace) -> list[list[tuple[int, int]]]:
     """Check seed, batch size, device spelling, image sizes and the output directory; returns the sizes."""
-    if not 0 <= args.seed <= MAX_SEED:
-        raise ArgumentProblem(f"--seed {args.seed}: expected an integer in 0..{MAX_SEED}")
-    if not 1 <= args.batch_size <= MAX_BATCH_SIZE:
-        raise ArgumentProblem(f"--batch-size {args.batch_size}: expected 1..{MAX_BATCH_SIZE}")
+    sizes = validate_run_options(args.seed, args.batch_size, list(args.image_size))
     if args.device is not None and not _DEVICE.match(args.device):
         raise ArgumentProblem(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
-    sizes = []
-    for text in args.image_size:
-        per_camera = parse_camera_sizes(text)  # ValueError with the HxW message
-        if max(max(hw) for hw in per_camera) > MAX_IMAGE_SIDE:
-            raise ArgumentProblem(f"--image-size {text}: each side must be at most {MAX_IMAGE_SIDE} pixels")
-        sizes.append(per_camera)
     check_output_directory(args.out_dir)
     return sizes
 

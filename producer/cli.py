@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan is not None:
         return main_plan(args)
     from producer.original import Gr00tUnavailable
+    from producer.out_dir_lock import OutDirBusy, out_dir_lock
     from producer.pipeline import produce
     from producer.preflight import PreflightError, require_device, resolve_target
     from sources.checkpoint import CheckpointRef
@@ -108,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, PreflightError) as exc:
         return fail(str(exc))
     try:
-        outcomes = produce(options_from(args), ref, ckpt, tags, sizes)
-    except Gr00tUnavailable as exc:
+        with out_dir_lock(args.out_dir):  # a second producer on the same folder is refused (issue 25)
+            outcomes = produce(options_from(args), ref, ckpt, tags, sizes)
+    except (Gr00tUnavailable, OutDirBusy) as exc:
         return fail(str(exc))
     except Exception as exc:  # the original could not load this checkpoint: no tag can run
         debug_traceback(exc)
@@ -136,6 +138,7 @@ def options_from(args: argparse.Namespace) -> ProduceOptions:
 def main_plan(args: argparse.Namespace) -> int:
     """``--plan``: the command line's --seed/--batch-size/--image-size/--tags are the plan's defaults."""
     from producer.original import Gr00tUnavailable
+    from producer.out_dir_lock import OutDirBusy, out_dir_lock
     from producer.plan import PlanError, load_plan, print_plan_summary, run_plan
     from producer.preflight import PreflightError, require_device
 
@@ -153,15 +156,18 @@ def main_plan(args: argparse.Namespace) -> int:
     except (PlanError, PreflightError) as exc:
         return fail(str(exc))
     try:
-        outcomes = run_plan(entries, options_from(args))
-    except Gr00tUnavailable as exc:
+        with out_dir_lock(args.out_dir):  # a second producer on the same folder is refused (issue 25)
+            outcomes = run_plan(entries, options_from(args))
+    except (Gr00tUnavailable, OutDirBusy) as exc:
         return fail(str(exc))
     print_plan_summary(outcomes)
     return 0 if all(o.status == "ok" for o in outcomes) else 1
 
 
 def fail(message: str) -> int:
-    print(f"groot-parity-produce: error: {message}", file=sys.stderr)
+    from parity_format.safe_text import safe_text  # a path or reference may hold control characters
+
+    print(f"groot-parity-produce: error: {safe_text(message)}", file=sys.stderr)
     return 2
 
 

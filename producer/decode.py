@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from parity_format.decode_members import LIBERO_TAG, PROBE, decoded
+from parity_format.stage_failures import LIBERO_ENV_CONVERSION
 
 LIBERO_ENV_MODULE = "gr00t.eval.sim.LIBERO.libero_env"
 # What libero_env.py imports at the top that a parity producer has no reason to install.
@@ -143,16 +144,40 @@ def libero_env_actions(decoded_actions: dict[str, np.ndarray], keys: list[str]) 
 
 
 def decode_outputs(
-    processor: Any, tag: str, action_pred: np.ndarray, raw_state: dict[str, np.ndarray], seed: int
+    processor: Any,
+    tag: str,
+    action_pred: np.ndarray,
+    raw_state: dict[str, np.ndarray],
+    seed: int,
+    failures: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every decode member of one artifact (names without ``out::``)."""
+    """Every decode member of one artifact (names without ``out::``).
+
+    The LIBERO env conversion is optional: when it fails its error goes into ``failures`` (recorded in the
+    artifact, ``parity_format.stage_failures``) and the artifact is written without its members.
+    """
     probe = probe_actions(action_pred.shape, tag, seed)
     outputs: dict[str, np.ndarray] = {PROBE: probe}
     keys = list(processor.modality_configs[tag]["action"].modality_keys)
-    for is_probe, action in ((False, action_pred), (True, probe)):
-        dec = decode_with_original(processor, tag, action, raw_state)
+    decodes = {
+        is_probe: decode_with_original(processor, tag, action, raw_state)
+        for is_probe, action in ((False, action_pred), (True, probe))
+    }
+    for is_probe, dec in decodes.items():
         outputs.update({decoded(k, probe=is_probe): dec[k] for k in keys})
-        if tag == LIBERO_TAG:
-            env = libero_env_actions(dec, keys)
-            outputs.update({decoded(k, probe=is_probe, env=True): env[k] for k in keys})
+    if tag == LIBERO_TAG:
+        try:
+            env = {is_probe: libero_env_actions(dec, keys) for is_probe, dec in decodes.items()}
+        except Exception as exc:  # an optional reference: never costs the tag (issue 25)
+            if failures is None:
+                raise
+            failures[LIBERO_ENV_CONVERSION] = one_line_error(exc, keys)
+        else:
+            for is_probe, per_key in env.items():
+                outputs.update({decoded(k, probe=is_probe, env=True): per_key[k] for k in keys})
     return outputs
+
+
+def one_line_error(exc: Exception, keys: list[str]) -> str:
+    cause = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return f"{LIBERO_ENV_MODULE}.LiberoEnv.step on action keys {keys}: {cause}"

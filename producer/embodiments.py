@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sources.checkpoint import CheckpointError, read_json
+from sources.checkpoint_statistics import STATISTICS_FILE, read_statistics, tag_statistics, validate_statistics
 
 
 class TagSelectionError(ValueError):
@@ -44,10 +45,26 @@ def modality_configs(ckpt: Path) -> dict[str, dict[str, Any]]:
 def available_tags(ckpt: Path) -> list[str]:
     """Tags present in BOTH statistics.json and the modality configs, in statistics order."""
     configs = modality_configs(ckpt)
-    return [tag for tag in read_json(ckpt / "statistics.json") if tag in configs]
+    return [tag for tag in read_statistics(ckpt) if tag in configs]
+
+
+def tags_without_statistics(ckpt: Path) -> list[str]:
+    """Tags the processor configures but statistics.json lacks: never produced, so always named (issue 25)."""
+    statistics = read_statistics(ckpt)
+    return [tag for tag in modality_configs(ckpt) if tag not in statistics]
+
+
+def unproduced_tag_notes(ckpt: Path) -> list[str]:
+    """One line per configured tag that has no statistics, for the run's output."""
+    return [
+        f"note: tag {tag} is configured in {ckpt / 'processor_config.json'} but has no entry in "
+        f"{ckpt / STATISTICS_FILE}: not produced"
+        for tag in tags_without_statistics(ckpt)
+    ]
 
 
 def select_tags(ckpt: Path, requested: list[str] | None) -> list[str]:
+    validate_statistics(ckpt)  # before the original loads them all; names the file, tag and key
     available = available_tags(ckpt)
     if not available:
         raise TagSelectionError(f"{ckpt}: no embodiment tag is in both statistics.json and processor_config.json")
@@ -55,15 +72,20 @@ def select_tags(ckpt: Path, requested: list[str] | None) -> list[str]:
         return available
     unknown = [tag for tag in requested if tag not in available]
     if unknown:
+        unconfigured = set(tags_without_statistics(ckpt))
+        why = [
+            f"{tag} (in processor_config.json, not in {STATISTICS_FILE})" if tag in unconfigured else tag
+            for tag in unknown
+        ]
         raise TagSelectionError(
-            f"unknown embodiment tag(s) {', '.join(unknown)} for {ckpt}; available: {', '.join(available)}"
+            f"unknown embodiment tag(s) {', '.join(why)} for {ckpt}; available: {', '.join(available)}"
         )
     return list(dict.fromkeys(requested))
 
 
 def embodiment_spec(ckpt: Path, tag: str) -> EmbodimentSpec:
     config = modality_configs(ckpt)[tag]
-    stats = read_json(ckpt / "statistics.json")[tag].get("state", {})
+    stats = tag_statistics(read_statistics(ckpt), tag, ckpt / STATISTICS_FILE)["state"]
 
     def keys(modality: str) -> list[str]:
         entry = config.get(modality) or {}

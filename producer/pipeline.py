@@ -88,11 +88,12 @@ def produce(
       rather than beside their own, short, inference.
     """
     from parity_format.naming import artifact_filename
+    from parity_format.stage_failures import STAGE_FAILURES
     from producer.observations import size_label
     from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
     from producer.writing import BackgroundWriter
-    from sources.checkpoint import read_json
+    from sources.checkpoint_statistics import read_statistics
 
     if not gr00t_installed():
         import_gr00t()  # the install hint, before hashing a multi-GB checkpoint
@@ -114,7 +115,7 @@ def produce(
         started = time.perf_counter()
         original = OriginalGr00t(ckpt, device)  # the processor; the model loads below
         loading = time.perf_counter() - started
-        prepare = partial(prepare_job, options, ckpt, read_json(ckpt / "statistics.json"), original, writer)
+        prepare = partial(prepare_job, options, ckpt, read_statistics(ckpt), original, writer)
         ahead = {job.index: prepare(job) for job in jobs[:PREPARE_AHEAD]}
         started = time.perf_counter()
         original.load_model()
@@ -150,6 +151,8 @@ def produce(
                 artifact = run_job(options, original, meta, job, prepared)
                 ran = prepared.seconds + time.perf_counter() - t0
                 print(f"ran {ran:.1f}s, writing", flush=True)
+                for stage, error in artifact.provenance.get(STAGE_FAILURES, {}).items():
+                    print(f"{job.label}: optional stage {stage} failed (recorded in the artifact): {error}", flush=True)
                 future = writer.submit(artifact, options.out_dir / job.folder / artifact_filename(job.tag))
                 shape = tuple(artifact.action_pred.shape)
                 writes.append(PendingWrite(job.index, job.label, job.tag, job.folder, t0, ran, shape, future))
@@ -193,13 +196,14 @@ def prepare_job(
     """
     from producer.embodiments import embodiment_spec
     from producer.observations import build_observation, camera_sizes
+    from sources.checkpoint_statistics import STATISTICS_FILE, tag_statistics
 
     t0 = time.perf_counter()
     try:
         spec = embodiment_spec(ckpt, job.tag)
         raw = build_observation(
             spec,
-            statistics[job.tag]["state"],
+            tag_statistics(statistics, job.tag, ckpt / STATISTICS_FILE)["state"],  # validated: names file and key
             batch_size=batch_size(options),
             image_hw=job.sizes,
             seed=options.seed,
@@ -222,12 +226,14 @@ def batch_size(options: ProduceOptions) -> int:
 def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
     """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
     from parity_format.artifact import Artifact
+    from parity_format.stage_failures import STAGE_FAILURES
     from producer.decode import decode_outputs
     from producer.observations import PROBES
 
     raw = prepared.raw
     result = original.infer(prepared.inputs, options.seed)
-    decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
+    failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
+    decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
     batch = len(raw.language)
     return Artifact(
         embodiment_tag=job.tag,
@@ -243,6 +249,7 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
             "camera_image_sizes": prepared.camera_sizes,
             "batch_size": batch,
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
+            **({STAGE_FAILURES: failures} if failures else {}),
         },
     )
 

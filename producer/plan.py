@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from producer.arguments import ArgumentProblem, validate_run_options
+
 if TYPE_CHECKING:
     from producer.pipeline import ProduceOptions, TagOutcome
 
-
 ENTRY_KEYS = ("name", "ckpt", "revision", "subfolder", "allow_patterns", "tags", "image_sizes", "seed", "batch_size")
 DEFAULT_KEYS = ("tags", "image_sizes", "seed", "batch_size")
+PLAN_SPELLING = {"seed": "seed", "batch_size": "batch_size", "image_sizes": "image_sizes"}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -135,12 +137,6 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
             raise fail(f"{key} must be a list of strings")
         return [v.strip() for v in value]
 
-    def integer(key: str, minimum: int) -> int:
-        value = merged.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise fail(f"{key} must be an integer >= {minimum}")
-        return value
-
     ckpt = text("ckpt", required=True)
     assert ckpt is not None
     subfolder = text("subfolder")
@@ -148,8 +144,10 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
     if not _SAFE_NAME.fullmatch(name):
         raise fail(f"name {name!r} is not a plain folder name (letters, digits, '.', '_', '-')")
     sizes = texts("image_sizes")
-    if not sizes:
-        raise fail("image_sizes is empty")
+    try:  # the command line's own checks, so a plan can never ask for what --seed/--batch-size/--image-size refuse
+        validate_run_options(merged.get("seed"), merged.get("batch_size"), sizes, PLAN_SPELLING)
+    except ArgumentProblem as exc:
+        raise fail(str(exc)) from exc
     return PlanEntry(
         name=name,
         ckpt=ckpt,
@@ -158,8 +156,8 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
         allow_patterns=texts("allow_patterns") or None,
         tags=texts("tags"),
         image_sizes=sizes,
-        seed=integer("seed", 0),
-        batch_size=integer("batch_size", 1),
+        seed=merged["seed"],
+        batch_size=merged["batch_size"],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from producer.checkpoint_kind import NotN17Checkpoint, check_n1_7
-from producer.embodiments import TagSelectionError, select_tags
+from producer.embodiments import TagSelectionError, select_tags, unproduced_tag_notes
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
 
 
@@ -22,7 +22,9 @@ def resolve_target(ref: CheckpointRef, allow_patterns: list[str] | None, tags: l
     try:
         ckpt = resolve_checkpoint(ref, allow_patterns=allow_patterns)
         check_n1_7(ckpt)
-        return ckpt, select_tags(ckpt, tags)
+        selected = select_tags(ckpt, tags)  # validates statistics.json before the original reads it (issue 25)
+        print(*unproduced_tag_notes(ckpt), sep="\n", flush=True)  # configured tags without statistics, named
+        return ckpt, selected
     except (ValueError, CheckpointError, NotN17Checkpoint, TagSelectionError) as exc:
         raise PreflightError(str(exc)) from exc
 

@@ -27,13 +27,14 @@ from urllib.parse import quote, unquote
 from parity_format.artifact import read_artifact
 from parity_format.errors import ArtifactError
 from parity_format.naming import artifact_filename
+from parity_format.safe_text import safe_lines, safe_text
 from sources.checkpoint import hub_offline
+from sources.hub_refs import HubReferenceError, check_repo_id, check_revision, check_subdir, checked_folder
 
 SCHEME = "hf://datasets/"
 REPO_TYPE = "dataset"
 ARTIFACT_PATTERN = "*.npz"  # fnmatch: '*' also crosses '/', so this matches every sub-folder
 _COMMIT = re.compile(r"[0-9a-f]{40}")
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 class HubError(RuntimeError):
@@ -69,16 +70,26 @@ def is_hub_url(text: str) -> bool:
 
 def parse_hub_url(text: str) -> HubLocation:
     """``hf://datasets/<org>/<name>@<revision>[/<subdir>]``; a revision holding '/' is percent-encoded."""
+    shown = safe_text(text)
     if not text.startswith(SCHEME):
-        raise HubError(f"{text!r}: expected hf://datasets/<org>/<name>@<revision>[/<subdir>] (a dataset repo)")
+        raise HubError(f"{shown!r}: expected hf://datasets/<org>/<name>@<revision>[/<subdir>] (a dataset repo)")
     repo_id, at, rest = text[len(SCHEME) :].partition("@")
     if not at:
-        raise HubError(f"{text!r}: no @<revision>; pin a commit, e.g. {SCHEME}{repo_id}@<40-hex commit>")
+        raise HubError(f"{shown!r}: no @<revision>; pin a commit, e.g. {SCHEME}{safe_text(repo_id)}@<40-hex commit>")
     revision, _, subdir = rest.partition("/")
     revision = unquote(revision)
-    if not _REPO_ID.fullmatch(repo_id) or not revision:
-        raise HubError(f"{text!r}: expected hf://datasets/<org>/<name>@<revision>[/<subdir>]")
-    return HubLocation(repo_id, revision, subdir.strip("/"))
+    if not revision:
+        raise HubError(f"{shown!r}: expected hf://datasets/<org>/<name>@<revision>[/<subdir>]")
+    return hub_location(repo_id, revision, subdir.rstrip("/"), shown)
+
+
+def hub_location(repo_id: str, revision: str, subdir: str = "", where: str | None = None) -> HubLocation:
+    """A HubLocation whose parts are proven to stay inside the snapshot they name (sources.hub_refs)."""
+    try:
+        return HubLocation(check_repo_id(repo_id), check_revision(revision), check_subdir(subdir))
+    except HubReferenceError as exc:
+        prefix = f"{where!r}: " if where else ""
+        raise HubError(f"{prefix}{exc}; expected hf://datasets/<org>/<name>@<revision>[/<subdir>]") from exc
 
 
 def _cache_dir() -> str | None:
@@ -116,8 +127,11 @@ def download(location: HubLocation, tags: list[str] | None = None, *, offline: b
             f"{location.url} is not in the Hugging Face cache ({where}); fetch it with `{location.fetch_command(tags)}`"
         ) from exc
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise HubError(f"{location.url}: {type(exc).__name__}: {exc}") from exc
-    folder = snapshot / location.subdir if location.subdir else snapshot
+        raise HubError(safe_text(f"{location.url}: {type(exc).__name__}: {exc}")) from exc
+    try:
+        folder = checked_folder(snapshot, location.subdir, location.repo_id)
+    except HubReferenceError as exc:
+        raise HubError(f"{location.url}: {exc}") from exc
     missing = [t for t in tags or [] if not any(folder.rglob(artifact_filename(t)))]
     if not folder.is_dir() or missing or not any(folder.rglob(ARTIFACT_PATTERN)):
         what = f"no artifact for tag(s) {', '.join(missing)}" if missing else "no artifacts"
@@ -164,28 +178,33 @@ def publish(
     published. The dataset repo (and the ``revision`` branch) are created if missing. Credentials are
     huggingface_hub's own (``HF_TOKEN`` or ``hf auth login``).
     """
+    hub_location(repo_id, revision or "main", path_in_repo or "")  # the same rules as a fetch, before any work
     if not artifacts.is_dir():
-        raise HubError(f"{artifacts} is not a directory of artifacts")
+        raise HubError(f"{safe_text(artifacts)} is not a directory of artifacts")
     paths = verify_folder(artifacts)
     if not paths:
-        raise HubError(f"no artifacts (*.npz) below {artifacts}: run `make produce` first")
-    if api is None:
-        from huggingface_hub import HfApi
+        raise HubError(f"no artifacts (*.npz) below {safe_text(artifacts)}: run `make produce` first")
+    try:
+        if api is None:
+            from huggingface_hub import HfApi
 
-        api = HfApi()
-    api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-    if revision:
-        api.create_branch(repo_id, repo_type=REPO_TYPE, branch=revision, exist_ok=True)
-    info = api.upload_folder(
-        folder_path=str(artifacts),
-        repo_id=repo_id,
-        repo_type=REPO_TYPE,
-        revision=revision,
-        path_in_repo=path_in_repo,
-        allow_patterns=[ARTIFACT_PATTERN],
-        delete_patterns=[ARTIFACT_PATTERN],  # the revision then holds exactly this folder's artifacts
-        commit_message=message or f"groot-parity: {len(paths)} artifact(s) from {artifacts.name}",
-    )
+            api = HfApi()
+        api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+        if revision:
+            api.create_branch(repo_id, repo_type=REPO_TYPE, branch=revision, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=str(artifacts),
+            repo_id=repo_id,
+            repo_type=REPO_TYPE,
+            revision=revision,
+            path_in_repo=path_in_repo,
+            allow_patterns=[ARTIFACT_PATTERN],
+            delete_patterns=[ARTIFACT_PATTERN],  # the revision then holds exactly this folder's artifacts
+            commit_message=message or f"groot-parity: {len(paths)} artifact(s) from {artifacts.name}",
+        )
+    except Exception as exc:  # no network, no credentials, a refused repo id: one line, not a traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise HubError(safe_text(f"publishing to {repo_id} failed: {type(exc).__name__}: {first}")) from exc
     return str(getattr(info, "oid", "") or "")
 
 
@@ -222,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fetch:   {where.fetch_command()}")
             print(f"consume: GROOT_N1_7_PARITY_DIR={where.url}")
             return 0
-        location = parse_hub_url(f"{SCHEME}{args.repo}@{quote(args.revision, safe='')}/{args.subdir}".rstrip("/"))
+        location = hub_location(args.repo, args.revision, args.subdir)
         tags = [t.strip() for t in args.tags.split(",") if t.strip()]
         folder = fetch(location, tags or None)
     except HubError as exc:
-        print(f"{build_parser().prog}: error: {exc}", file=sys.stderr)
+        print(f"{build_parser().prog}: error: {safe_lines(str(exc))}", file=sys.stderr)
         return 2
     count = len(list(folder.rglob(ARTIFACT_PATTERN)))
     commit = next((p.name for p in (folder, *folder.parents) if p.parent.name == "snapshots"), "?")

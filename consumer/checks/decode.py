@@ -26,6 +26,7 @@ from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
 from consumer.known_divergences import divergences_for
 from parity_format.artifact import Artifact
 from parity_format.decode_members import PROBE, decoded
+from parity_format.stage_failures import LIBERO_ENV_CONVERSION, recorded_failure
 from sources.checkpoint import read_json
 
 if TYPE_CHECKING:
@@ -75,6 +76,13 @@ def decode_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
         return refusal_verdict(case, "decode", "LeRobot's processors (preprocess, then decode)", exc, known)
 
     env = out.libero_transform
+    producer_failure = recorded_failure(artifact.provenance, LIBERO_ENV_CONVERSION)
+    if env and producer_failure is not None:  # never a silent skip (issue 25)
+        message = (
+            f"LeRobot applies its LIBERO gripper convention, but the producer could not run the original's LIBERO "
+            f"env conversion for this tag (recorded producer failure: {producer_failure}); no reference to compare"
+        )
+        return CheckResult(case, "decode", Status.FAIL, message)
     if env and decoded(keys[0], env=True) not in artifact.outputs:
         raise Skip(
             f"LeRobot applies its LIBERO gripper convention but {case.path.name} lacks the original's "
@@ -93,6 +101,8 @@ def decode_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
     # its identity is reported as a note here; the model check is the one that fails on it.
     identity = checkpoint_identity(artifact, ckpt, session.fingerprints, session.settings.checkpoint_mismatch)
     notes = [f"compared with {reference}", *out.notes, *identity.problems, *identity.notes]
+    if producer_failure is not None:
+        notes.append(f"the producer's LIBERO env conversion failed (recorded): {producer_failure}")
     for source in SOURCES:
         original = {k: artifact.outputs[decoded(k, probe=source == "probe", env=env)] for k in keys}
         widths = [original[k].shape[-1] for k in keys]

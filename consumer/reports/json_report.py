@@ -2,7 +2,8 @@
 
 WHY unique names: two runs started in the same second used to share ``parity-<second>.json`` and one
 report was lost. The name adds the process id and a random suffix, and the file is created exclusively
-(``open(..., "x")``), so concurrent runs on one machine, or on several sharing a folder, keep every report.
+(a hard link from a complete temp file, ``consumer.reports.report_file``), so concurrent runs on one machine, or on
+several sharing a folder, keep every report, and a full disk never leaves a truncated one.
 WHY always written: CI keeps this file; a result that cannot be serialised strictly (a NaN somewhere)
 must not cost the whole report, so non-finite floats are written as the strings "nan"/"inf"/"-inf".
 """
@@ -11,30 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consumer.reports.report_file import publish_report
+from comparison.tolerance_blindness import blind_spots
+
 if TYPE_CHECKING:
     from comparison.results import CheckResult
     from consumer.settings import Settings
-
-REPORT_PREFIX = "parity-"
-
-
-def unique_report_path(report_dir: Path, stamp: str) -> Path:
-    """A new, exclusively created, empty ``parity-<stamp>-<pid>-<random>.json`` in ``report_dir``."""
-    report_dir.mkdir(parents=True, exist_ok=True)
-    while True:
-        path = report_dir / f"{REPORT_PREFIX}{stamp}-{os.getpid()}-{secrets.token_hex(3)}.json"
-        try:
-            with open(path, "x"):
-                return path
-        except FileExistsError:  # astronomically unlikely; draw another suffix
-            continue
 
 
 def json_safe(value: Any) -> Any:
@@ -77,7 +65,6 @@ def write_json_report(
     ``unmatched_overrides``: GROOT_PARITY_TOL entries that matched no tensor of the run (likely typos).
     """
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    path = unique_report_path(report_dir, stamp)
     payload = {
         "created_utc": stamp,
         "artifact_dir": str(settings.artifact_dir),
@@ -86,5 +73,7 @@ def write_json_report(
     }
     if unmatched_overrides:
         payload["unmatched_tolerance_overrides"] = list(unmatched_overrides)
-    path.write_text(json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")
-    return path
+    blind = blind_spots(settings.tolerances)
+    if blind:  # knobs under which a check cannot fail (issue 25)
+        payload["tolerance_warnings"] = blind
+    return publish_report(report_dir, stamp, json.dumps(json_safe(payload), indent=2, allow_nan=False) + "\n")

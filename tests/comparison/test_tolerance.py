@@ -167,3 +167,35 @@ def test_unmatched_overrides_are_named() -> None:
     cfg = tolerance_from_env({ENV_TOL: "actoin_pred=0:0,state=1:1,stage.04.step0.velocity=1:1"})
     assert cfg.unmatched(["action_pred", "inputs.state", "stage.04.step0.velocity"]) == ["actoin_pred"]
     assert cfg.unmatched([]) == ["actoin_pred", "state", "stage.04.step0.velocity"]
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0660\u0660", "\uff11e-3", "1_0", "0x10", "1e-3\u200b"])
+def test_only_ascii_numerals_are_read(text: str) -> None:
+    """float() reads Arabic-Indic and full-width digits and underscores (issue 25): a knob must not."""
+    for env in ({ENV_ATOL: text}, {ENV_SCALE: text}, {ENV_TOL: f"state=0:{text}"}):
+        with pytest.raises(ToleranceConfigError, match="not a number in ASCII digits"):
+            tolerance_from_env(env)
+    assert tolerance_from_env({ENV_ATOL: " +1.5E-3 "}).default.atol == 1.5e-3
+
+
+@pytest.mark.parametrize(
+    ("env", "blind"),
+    [
+        ({ENV_ATOL: "1e300", ENV_SCALE: "off"}, "atol=1e+300 with the scale criterion off"),
+        ({ENV_RTOL: "1", ENV_SCALE: "off"}, "rtol=1e+00 with the scale criterion off"),
+        ({ENV_SCALE: "2"}, "scale=2e+00 >= 1 passes an all-zero output"),
+        ({ENV_TOL: "action_pred=5:0:off"}, "GROOT_PARITY_TOL entry action_pred: atol=5e+00"),
+    ],
+)
+def test_a_knob_that_makes_a_check_blind_is_named(env: dict[str, str], blind: str) -> None:
+    from comparison.tolerance_blindness import blind_spots
+
+    (line,) = blind_spots(tolerance_from_env(env))
+    assert blind in line and "blind" in line
+
+
+def test_strict_or_merely_loose_knobs_are_not_called_blind() -> None:
+    from comparison.tolerance_blindness import blind_spots
+
+    for env in ({}, {ENV_ATOL: "1e300"}, {ENV_ATOL: "0.5", ENV_SCALE: "off"}, {ENV_SCALE: "0.5"}):
+        assert blind_spots(tolerance_from_env(env)) == [], env

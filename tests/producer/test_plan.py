@@ -48,9 +48,16 @@ def test_precedence_entry_then_defaults_then_command_line(tmp_path: Path) -> Non
         ('[defaults]\nckpt = "a/b"\n', "[defaults]: unknown key(s) ['ckpt']"),
         ('[[checkpoint]]\nckpt = "a/b"\n[[checkpoint]]\nckpt = "c/b"\n', "name(s) ['b'] used twice"),
         ('[[checkpoint]]\nname = "../up"\nckpt = "a/b"\n', "not a plain folder name"),
-        ('[[checkpoint]]\nckpt = "a/b"\nseed = "1"\n', "seed must be an integer >= 0"),
-        ('[[checkpoint]]\nckpt = "a/b"\nbatch_size = 0\n', "batch_size must be an integer >= 1"),
-        ('[[checkpoint]]\nckpt = "a/b"\nimage_sizes = []\n', "image_sizes is empty"),
+        ('[[checkpoint]]\nckpt = "a/b"\nseed = "1"\n', "seed '1': expected an integer in 0..4294967295"),
+        ('[[checkpoint]]\nckpt = "a/b"\nbatch_size = 0\n', "batch_size 0: expected 1..64"),
+        ('[[checkpoint]]\nckpt = "a/b"\nimage_sizes = []\n', "image_sizes: no size given"),
+        # issue 25: what the command line refuses, a plan refuses too, with the same rule
+        ('[[checkpoint]]\nckpt = "a/b"\nimage_sizes = ["5000x5000"]\n', "each side must be at most 4096 pixels"),
+        ('[[checkpoint]]\nckpt = "a/b"\nbatch_size = 65\n', "batch_size 65: expected 1..64"),
+        ('[[checkpoint]]\nckpt = "a/b"\nseed = 4294967296\n', "seed 4294967296: expected an integer in 0..4294967295"),
+        ('[defaults]\nseed = -1\n[[checkpoint]]\nckpt = "a/b"\n', "seed -1: expected an integer in 0..4294967295"),
+        ('[[checkpoint]]\nckpt = "a/b"\nimage_sizes = ["0x10"]\n', "image_sizes: "),
+        ('[[checkpoint]]\nckpt = "a/b"\nseed = 1.5\n', "seed 1.5: expected an integer"),
         ('[[checkpoint]]\nrevision = "main"\n', "ckpt must be a non-empty string"),
         ("[defaults]\nseed = 1\n", "no [[checkpoint]] entries"),
         ("[[checkpoint]\n", "not valid TOML"),
@@ -61,6 +68,18 @@ def test_malformed_plan_is_one_error_naming_file_and_entry(tmp_path: Path, text:
     with pytest.raises(PlanError) as info:
         load_plan(write(tmp_path, text), CLI_DEFAULTS)
     assert complaint in str(info.value) and str(tmp_path / "plan.toml") in str(info.value)
+
+
+def test_plan_and_command_line_share_one_validation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same bad value, given both ways, is refused by the same rule in the same words (bar the spelling)."""
+    plan = write(tmp_path, '[[checkpoint]]\nckpt = "a/b"\nbatch_size = 65\n')
+    assert main(["--plan", str(plan), "--out-dir", str(tmp_path / "out")]) == 2
+    from_plan = capsys.readouterr().err
+    assert main(["--ckpt", "a/b", "--batch-size", "65", "--out-dir", str(tmp_path / "out")]) == 2
+    from_flag = capsys.readouterr().err
+    assert from_plan.endswith("batch_size 65: expected 1..64 (an integer)\n"), from_plan
+    assert from_flag.endswith("--batch-size 65: expected 1..64 (an integer)\n"), from_flag
+    assert not (tmp_path / "out").exists()
 
 
 def test_plan_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
