@@ -18,6 +18,7 @@ from parity_format.artifact import Artifact, read_artifact, write_artifact
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "fixtures" / "golden"
 GOLDEN_ALT = REPO / "fixtures" / "golden-alt"
+GOLDEN_VARIANTS = REPO / "fixtures" / "golden-variants"
 TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"
 ALT_CKPT = REPO / "fixtures" / "tiny-groot-n1.7-alt"
 
@@ -135,3 +136,13 @@ def test_each_golden_directory_names_its_own_checkpoint(directory: Path) -> None
     for path in directory.rglob("*.npz"):
         spec = read_artifact(path).provenance["checkpoint"]["spec"]
         assert (REPO / spec).resolve() == expected.resolve(), path
+
+
+def test_golden_variants_name_the_checkpoint_variant_of_their_folder_label() -> None:
+    """fixtures/golden-variants: one folder per builder variant, <variant>-<size>, from tiny-groot-n1.7-<variant>."""
+    paths = sorted(GOLDEN_VARIANTS.rglob("*.npz"))
+    assert {p.parent.name.split("-")[0] for p in paths} == {"sized", "minimal"}
+    for path in paths:
+        spec = read_artifact(path).provenance["checkpoint"]["spec"]
+        variant = path.parent.name.split("-")[0]
+        assert (REPO / spec).resolve() == (REPO / "fixtures" / f"tiny-groot-n1.7-{variant}").resolve(), path
