@@ -121,8 +121,8 @@ test-shared: ## the shared packages' tests (format, comparison, hooks, sources, 
 test-producer: ## producer logic (+ end to end where gr00t is installed)
 	$(PRODUCER_PY) -m pytest -q tests/producer $(PYTEST_ARGS)
 
-test-consumer: ## consumer logic, failure detection on edited copies of the goldens, the fixture builders
-	$(CONSUMER_PY) -m pytest -q tests/consumer tests/fixtures $(PYTEST_ARGS)
+test-consumer: ## consumer logic, failure detection on edited copies of the goldens, the fixture builders, make coverage's report
+	$(CONSUMER_PY) -m pytest -q tests/consumer tests/fixtures tests/path_coverage $(PYTEST_ARGS)
 
 consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); JOBS=N: N workers
 	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py \

@@ -11,7 +11,7 @@ lists: a difference there fails the case like any unexplained tensor.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -19,11 +19,18 @@ from comparison.compare import TensorComparison, compare_tensor
 from comparison.tolerance import ToleranceConfig
 from parity_format.artifact import Artifact
 
-if TYPE_CHECKING:
-    from consumer.known_divergences import KnownDivergence
-
 Pairs = dict[str, tuple[np.ndarray, np.ndarray]]  # tensor -> (expected part, actual part)
 Uncovered = Callable[[Artifact, Mapping[str, np.ndarray], Mapping[str, np.ndarray]], Pairs]
+
+
+class Scoped(Protocol):
+    """What :func:`compare_uncovered` reads of a declared divergence (consumer.known_divergences imports this)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def uncovered(self) -> Uncovered | None: ...
 
 
 def right_aligned(expected: np.ndarray, actual: np.ndarray, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +68,7 @@ def latest_state_step(
 
 
 def compare_uncovered(
-    known: Sequence[KnownDivergence],
+    known: Sequence[Scoped],
     artifact: Artifact,
     expected: Mapping[str, np.ndarray],
     actual: Mapping[str, np.ndarray],
