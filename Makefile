@@ -13,6 +13,7 @@ CONSUMER_PYTHON ?= $(shell envs/find-python 3.12)
 PRODUCER_VENV   := envs/producer/.venv
 CONSUMER_VENV   := envs/consumer/.venv
 PRODUCER_PY     := $(PRODUCER_VENV)/bin/python
+PRODUCER_RUN    ?= $(PRODUCER_PY)# what runs producer.cli (make coverage: the same python under coverage.py)
 CONSUMER_PY     := $(CONSUMER_VENV)/bin/python
 
 # The original implementation: a local checkout (GR00T_SRC) or the upstream git URL at the pinned commit.
@@ -32,6 +33,10 @@ BATCH_SIZE      ?= 2
 IMAGE_SIZES     ?= 256x256 240x320
 PLAN            ?=
 COMPRESSION     ?= fast
+# inputs real callers send (producer/input_variations.py): frames per camera, stored camera order, folder label
+VIDEO_STEPS     ?=
+CAMERA_ORDER    ?=
+LABEL           ?=
 # make publish / fetch (a Hub dataset repo; REVISION and TAGS as above)
 REPO            ?=
 ARTIFACTS       ?= $(OUT)
@@ -45,13 +50,18 @@ TINY_CKPT       := fixtures/tiny-groot-n1.7
 # second fixture checkpoint (builder --variant alt): other image geometry, state/video history, mixed cameras
 GOLDEN_ALT_DIR  := fixtures/golden-alt
 TINY_ALT_CKPT   := fixtures/tiny-groot-n1.7-alt
+# builder --variant sized / minimal: own image geometry / no optional processor key; one golden dir for both
+GOLDEN_VARIANTS_DIR := fixtures/golden-variants
+TINY_SIZED_CKPT := fixtures/tiny-groot-n1.7-sized
+TINY_MINIMAL_CKPT := fixtures/tiny-groot-n1.7-minimal
 PYTEST_ARGS     ?=
 
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
+.PHONY: fixtures-produce
 .PHONY: help envs producer-env consumer-env gr00t test test-shared test-producer test-consumer \
-        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean
+        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean coverage
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -102,6 +112,7 @@ test: producer-env consumer-env ## every suite, both environments (CI runs exact
 	$(MAKE) --no-print-directory test-shared test-producer test-consumer
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_DIR)
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_ALT_DIR)
+	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_VARIANTS_DIR)
 
 test-shared: ## the shared packages' tests (format, comparison, hooks, sources, tools), on Python 3.10 and 3.12
 	$(PRODUCER_PY) -m pytest -q $(SHARED_TESTS) $(PYTEST_ARGS)
@@ -110,8 +121,8 @@ test-shared: ## the shared packages' tests (format, comparison, hooks, sources, 
 test-producer: ## producer logic (+ end to end where gr00t is installed)
 	$(PRODUCER_PY) -m pytest -q tests/producer $(PYTEST_ARGS)
 
-test-consumer: ## consumer logic, failure detection on edited copies of the goldens, the fixture builders
-	$(CONSUMER_PY) -m pytest -q tests/consumer tests/fixtures $(PYTEST_ARGS)
+test-consumer: ## consumer logic, failure detection on edited copies of the goldens, the fixture builders, make coverage's report
+	$(CONSUMER_PY) -m pytest -q tests/consumer tests/fixtures tests/path_coverage $(PYTEST_ARGS)
 
 consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); JOBS=N: N workers
 	GROOT_N1_7_PARITY_DIR="$(PARITY_DIR)" $(CONSUMER_PY) -m pytest -q -rsx consumer/test_parity.py \
@@ -120,13 +131,15 @@ consume: consumer-env ## parity suite on PARITY_DIR (dir or hf://datasets/...); 
 demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no gr00t needed)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_ALT_DIR)
+	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_VARIANTS_DIR)
 
 produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT
 	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
-	$(PRODUCER_PY) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
+	$(PRODUCER_RUN) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
-	  --compression $(COMPRESSION) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
+	  --compression $(COMPRESSION) $(if $(VIDEO_STEPS),--video-steps $(VIDEO_STEPS)) \
+	  $(if $(CAMERA_ORDER),--camera-order $(CAMERA_ORDER)) $(if $(LABEL),--label $(LABEL)) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
 publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
 	@[ -n "$(REPO)" ] || { echo "set REPO=<org>/<dataset repo> (and log in: hf auth login, or HF_TOKEN)"; exit 2; }
@@ -137,8 +150,11 @@ fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF 
 	$(CONSUMER_PY) -m sources.hub fetch --repo "$(REPO)" --revision "$(REVISION)" \
 	  $(if $(TAGS),--tags "$(TAGS)") $(if $(SUBDIR),--subdir "$(SUBDIR)")
 
-fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpoints with the real original (needs GR00T_SRC)
+fixtures: producer-env ## regenerate the golden fixtures of every fixture checkpoint with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
+	$(MAKE) --no-print-directory fixtures-produce
+
+fixtures-produce: # the produce runs of make fixtures, with the original already installed (make coverage reuses them)
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small \
 	  PROBES=1 IMAGE_SIZES=256x256 TAGS=libero_sim
@@ -146,10 +162,28 @@ fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpo
 	  IMAGE_SIZES=256x256
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
 	  IMAGE_SIZES=480x640+256x256 TAGS=new_embodiment
+	@# issue 27: paths real callers and checkpoints take (docs/coverage.md): B=1, cameras stored in another
+	@# order, video history shorter and longer than the horizon, own image geometry, no optional processor key
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TAGS=libero_sim BATCH_SIZE=1 LABEL=b1
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TAGS=libero_sim CAMERA_ORDER=reversed LABEL=cameras-reversed
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TAGS=simpler_env_widowx BATCH_SIZE=1 LABEL=b1
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TAGS=simpler_env_widowx VIDEO_STEPS=1 LABEL=history1
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TAGS=simpler_env_widowx VIDEO_STEPS=3 LABEL=history3
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_SIZED_CKPT) OUT=$(GOLDEN_VARIANTS_DIR) DEVICE=cpu \
+	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=sized
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_MINIMAL_CKPT) OUT=$(GOLDEN_VARIANTS_DIR) DEVICE=cpu \
+	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=minimal
 
-tiny-checkpoint: consumer-env ## rebuild both tiny random-weight checkpoint fixtures (deterministic)
+tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant alt --out $(TINY_ALT_CKPT)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant sized --out $(TINY_SIZED_CKPT)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant minimal --out $(TINY_MINIMAL_CKPT)
 
 report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
 	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \
@@ -176,3 +210,24 @@ bench-full-size: producer-env consumer-env ## full-size random N1.7 (~7.4 GB, ca
 clean: ## remove environments and produced artifacts (not the committed fixtures)
 	rm -rf $(PRODUCER_VENV) $(CONSUMER_VENV) .tools
 	find $(OUT) -name '*.npz' -delete 2>/dev/null || true
+
+COVERAGE_DIR    ?= reports/coverage
+coverage: consumer-env ## executed share of LeRobot's GR00T code (and the original's) while the goldens replay (docs/coverage.md)
+	rm -rf $(COVERAGE_DIR) && mkdir -p $(COVERAGE_DIR)/port $(COVERAGE_DIR)/original
+	for dir in $(GOLDEN_DIR) $(GOLDEN_ALT_DIR) $(GOLDEN_VARIANTS_DIR); do \
+	  GROOT_N1_7_PARITY_DIR=$$dir GROOT_PARITY_REPORT_DIR=$(COVERAGE_DIR)/parity COVERAGE_CORE=sysmon \
+	  $(CONSUMER_PY) -m coverage run -p --data-file=$(COVERAGE_DIR)/port/data \
+	    --include="$$($(CONSUMER_PY) -m path_coverage.scope port)" -m pytest -q -p no:cacheprovider consumer/test_parity.py; \
+	done
+	$(CONSUMER_PY) -m coverage combine -q --data-file=$(COVERAGE_DIR)/port/data $(COVERAGE_DIR)/port
+	$(CONSUMER_PY) -m coverage json -q --data-file=$(COVERAGE_DIR)/port/data -o $(COVERAGE_DIR)/port.json
+	@if $(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)'; then \
+	  $(MAKE) --no-print-directory fixtures-produce GOLDEN_DIR=$(COVERAGE_DIR)/produced/golden \
+	    GOLDEN_ALT_DIR=$(COVERAGE_DIR)/produced/golden-alt GOLDEN_VARIANTS_DIR=$(COVERAGE_DIR)/produced/golden-variants \
+	    PRODUCER_RUN="$(PRODUCER_PY) -m coverage run -p --data-file=$(COVERAGE_DIR)/original/data \
+	      '--include=$$($(PRODUCER_PY) -m path_coverage.scope original)'" && \
+	  $(PRODUCER_PY) -m coverage combine -q --data-file=$(COVERAGE_DIR)/original/data $(COVERAGE_DIR)/original && \
+	  $(PRODUCER_PY) -m coverage json -q --data-file=$(COVERAGE_DIR)/original/data -o $(COVERAGE_DIR)/original.json; \
+	else echo "gr00t is not installed in the producer env: the original's side is not measured (make gr00t)"; fi
+	$(CONSUMER_PY) -m path_coverage.report --port $(COVERAGE_DIR)/port.json --out $(COVERAGE_DIR)/coverage.md \
+	  $$([ -f $(COVERAGE_DIR)/original.json ] && echo --original $(COVERAGE_DIR)/original.json)

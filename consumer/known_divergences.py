@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumer.divergence_scope import Uncovered, latest_state_step, rows_with_instruction
 from parity_format.artifact import Artifact
 from sources.checkpoint import read_json
 
@@ -35,6 +36,8 @@ class KnownDivergence:
     reason: str
     applies: Callable[[Artifact, Path], bool]
     refusal: str | None = None  # regex: LeRobot raises an error matching it instead of computing
+    # the part of its tensors the condition does not reach, still compared (consumer/divergence_scope.py)
+    uncovered: Uncovered | None = None
 
     def explains_refusal(self, error: BaseException) -> bool:
         return self.refusal is not None and re.search(self.refusal, f"{type(error).__name__}: {error}") is not None
@@ -74,6 +77,11 @@ def _geometry_ignored(artifact: Artifact, ckpt: Path) -> bool:
     return (edge, fraction) != (default_edge, default_fraction)
 
 
+def _torchvision_transforms(_artifact: Artifact, ckpt: Path) -> bool:
+    """use_albumentations not true (false, or absent: both sides default to false)."""
+    return processor_kwargs(ckpt).get("use_albumentations") is not True
+
+
 def _state_history(artifact: Artifact, _ckpt: Path) -> bool:
     return artifact.raw is not None and any(values.shape[1] > 1 for values in artifact.raw.state.values())
 
@@ -99,6 +107,15 @@ def _tag_missing_from_embodiment_ids(artifact: Artifact, ckpt: Path) -> bool:
         return False
     recorded = ((artifact.provenance or {}).get("embodiment_ids") or {}).get("fallback") or {}
     return recorded.get(artifact.embodiment_tag, -1) != 0
+
+
+def _video_off_horizon(artifact: Artifact, ckpt: Path) -> bool:
+    """Some camera holds a frame count other than the tag's video horizon (len of its video delta_indices)."""
+    if artifact.raw is None:
+        return False
+    config = (processor_kwargs(ckpt).get("modality_configs") or {}).get(artifact.embodiment_tag) or {}
+    horizon = len((config.get("video") or {}).get("delta_indices") or [0])
+    return any(int(frames.shape[1]) != horizon for frames in artifact.raw.video.values())
 
 
 def _records_embodiment_table(artifact: Artifact, _ckpt: Path) -> bool:
@@ -133,6 +150,18 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         applies=_geometry_ignored,
     ),
     KnownDivergence(
+        name="torchvision-transforms",
+        check="preprocessor",
+        tensors=("pixel_values",),
+        reason=(
+            f"use_albumentations false or absent: {ORIGINAL} builds its torchvision eval transform "
+            "(LetterBoxTransform, Resize to image_target_size with torchvision's default bilinear "
+            f"interpolation, CenterCrop, Resize); {REIMPLEMENTATION} resizes and crops with bicubic "
+            "interpolation (_transform_n1_7_image_for_vlm_torch), so every pixel the VLM sees differs"
+        ),
+        applies=_torchvision_transforms,
+    ),
+    KnownDivergence(
         name="state-history",
         check="preprocessor",
         tensors=("state",),
@@ -142,6 +171,7 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             "only (state_horizon=1), so it is fed the latest step and yields (B, 1, D)"
         ),
         applies=_state_history,
+        uncovered=latest_state_step,
     ),
     KnownDivergence(
         name="mixed-resolutions",
@@ -173,9 +203,22 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         tensors=("input_ids", "attention_mask"),
         reason=(
             f"an empty instruction: {ORIGINAL} tokenizes the empty string; {REIMPLEMENTATION} substitutes "
-            "'Perform the task.' (prepare_n1_7_language_batch)"
+            "'Perform the task.' (prepare_n1_7_language_batch); only the rows with an empty instruction"
         ),
         applies=_empty_instruction,
+        uncovered=rows_with_instruction,
+    ),
+    KnownDivergence(
+        name="video-horizon",
+        check="preprocessor",
+        tensors=("pixel_values", "image_grid_thw", "input_ids", "attention_mask"),
+        reason=(
+            f"a video history other than the checkpoint's horizon: {ORIGINAL}'s Gr00tPolicy refuses it in "
+            "strict mode (the refusal is recorded in the artifact, provenance original_policy) and its "
+            f"processor gives the VLM every frame it is handed; {REIMPLEMENTATION} accepts it and truncates "
+            "to the latest frames or left-pads with the first one (_align_video_horizon)"
+        ),
+        applies=_video_off_horizon,
     ),
     KnownDivergence(
         name="embodiment-id-fallback",

@@ -51,7 +51,8 @@ Fail = Callable[..., ArtifactError]  # ArtifactError with the path bound: fail(m
 
 @dataclass(eq=False)
 class RawObservation:
-    """The observation fed to the original processor; dict order is the modality-key order."""
+    """The observation fed to the original processor; dict order is the stored camera/state order (the
+    modality-key order unless the producer was asked for another camera order)."""
 
     video: dict[str, np.ndarray]  # camera -> uint8 (B, T, H, W, C)
     state: dict[str, np.ndarray]  # key -> float32 (B, T, D)

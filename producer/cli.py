@@ -82,15 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="edge-case inputs (one probe per batch element; batch size at least 3) into probes-<size>/",
     )
+    variations = parser.add_argument_group("inputs real callers send (producer/input_variations.py)")
+    variations.add_argument(
+        "--video-steps",
+        type=int,
+        default=None,
+        help="frames per camera instead of the checkpoint's video horizon; the original Gr00tPolicy's "
+        "verdict on such an observation is recorded too",
+    )
+    variations.add_argument(
+        "--camera-order",
+        choices=("config", "reversed"),
+        default="config",
+        help="order the raw cameras are stored in (config: the modality config's)",
+    )
+    variations.add_argument("--label", default=None, help="artifact folders become <label>-<size>/")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from producer.arguments import ArgumentProblem, validate_arguments
+    from producer.input_variations import variation_from_args
 
     try:  # everything that needs no checkpoint, before anything heavy is imported
         sizes = validate_arguments(args)
+        variation_from_args(args)
     except (ArgumentProblem, ValueError) as exc:
         return fail(str(exc))
     if args.plan is not None:
@@ -122,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def options_from(args: argparse.Namespace) -> ProduceOptions:
+    from producer.input_variations import variation_from_args
     from producer.pipeline import ProduceOptions
 
     return ProduceOptions(
+        variation=variation_from_args(args),
         out_dir=args.out_dir,
         device=args.device,
         seed=args.seed,

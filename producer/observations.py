@@ -52,14 +52,19 @@ def build_observation(
     image_hw: ImageSize | Sequence[ImageSize],
     seed: int,
     probes: bool = False,
+    video_steps: int | None = None,
 ) -> RawObservation:
+    """``video_steps``: frames per camera instead of the checkpoint's horizon (``spec.video_steps``)."""
     sizes: list[ImageSize] = [image_hw] if isinstance(image_hw[0], int) else list(image_hw)  # type: ignore[list-item]
     per_camera = camera_sizes(spec.cameras, sizes)
     # one uniform size keeps the seed material (and so the golden inputs) of earlier artifacts
     dims = [d for hw in sizes for d in hw] if len(sizes) > 1 else list(sizes[0])
-    rng = np.random.default_rng([seed, zlib.crc32(spec.tag.encode()), *dims, *([1] if probes else [])])
+    # other frame counts are other seed material; the default keeps that of earlier artifacts
+    steps = [] if video_steps is None else [2, video_steps]
+    rng = np.random.default_rng([seed, zlib.crc32(spec.tag.encode()), *dims, *([1] if probes else []), *steps])
+    frames = spec.video_steps if video_steps is None else video_steps
     video = {
-        camera: rng.integers(0, 256, (batch_size, spec.video_steps, h, w, 3), dtype=np.uint8)
+        camera: rng.integers(0, 256, (batch_size, frames, h, w, 3), dtype=np.uint8)
         for camera, (h, w) in per_camera.items()
     }
     state: dict[str, np.ndarray] = {}

@@ -121,6 +121,7 @@ class OriginalGr00t:
             self.processor = AutoProcessor.from_pretrained(str(ckpt))
         self.processor.eval()
         self._model: Any = None
+        self._policies: dict[str, Any] = {}
 
     def load_model(self) -> None:
         """Load the checkpoint's weights in float32 with SDPA attention (once; later calls do nothing)."""
@@ -148,6 +149,37 @@ class OriginalGr00t:
 
     def embodiment_ids(self) -> dict[str, Any]:
         return embodiment_id_table(self.processor)
+
+    def policy_verdict(self, tag: str, raw: RawObservation) -> dict[str, str]:
+        """What the original's ``Gr00tPolicy`` (strict, as callers construct it) does with ``raw``.
+
+        ``{"outcome": "refused", "error": "<Type>: <message>"}`` when it rejects the observation (for
+        example a video history that is not the checkpoint's horizon), else ``{"outcome": "accepted"}``.
+        The policy loads its own bf16 copy of the model (once per tag): only jobs that send a
+        non-default input ask for this, and its numbers are never recorded.
+        """
+        import_gr00t()
+        from gr00t.policy.gr00t_policy import Gr00tPolicy
+
+        if tag not in self._policies:
+            with backbone_workdir(self.ckpt):
+                self._policies[tag] = Gr00tPolicy(tag, str(self.ckpt.resolve()), device=self.device, strict=True)
+        policy = self._policies[tag]
+        observation = {
+            "video": dict(raw.video),
+            "state": dict(raw.state),
+            "language": {policy.language_key: [[text] for text in raw.language]},
+        }
+        try:
+            with backbone_workdir(self.ckpt):
+                policy.get_action(observation)
+        except Exception as exc:  # the refusal is the datum recorded, whatever its type
+            return {
+                "call": "Gr00tPolicy.get_action (strict)",
+                "outcome": "refused",
+                "error": f"{type(exc).__name__}: {exc}",
+            }
+        return {"call": "Gr00tPolicy.get_action (strict)", "outcome": "accepted"}
 
     def prepare(self, tag: str, raw: RawObservation) -> PreparedInputs:
         """The original's processor on each observation of ``raw``, then its collator: no model needed."""

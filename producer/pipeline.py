@@ -13,12 +13,13 @@ import threading
 import time
 import traceback
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from parity_format.codecs import DEFAULT_COMPRESSION
+from producer.input_variations import InputVariation
 
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
@@ -38,6 +39,7 @@ class ProduceOptions:
     probes: bool = False
     path_root: Path = Path()  # manifests record local paths relative to this directory
     compression: str = DEFAULT_COMPRESSION
+    variation: InputVariation = field(default_factory=InputVariation)  # producer/input_variations.py
 
 
 @dataclass
@@ -99,7 +101,7 @@ def produce(
         import_gr00t()  # the install hint, before hashing a multi-GB checkpoint
     jobs = []
     for hw_list, tag in ((size, tag) for size in sizes for tag in tags):
-        folder = f"probes-{size_label(hw_list)}" if options.probes else size_label(hw_list)
+        folder = options.variation.folder(size_label(hw_list), options.probes)
         label = f"[{len(jobs) + 1}/{len(sizes) * len(tags)}] {tag} @ {folder}"
         jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label))
     outcomes: dict[int, TagOutcome] = {}
@@ -195,6 +197,7 @@ def prepare_job(
     An exception is returned, not raised: the job fails at its turn, and the other jobs go on.
     """
     from producer.embodiments import embodiment_spec
+    from producer.input_variations import store_cameras_in_order
     from producer.observations import build_observation, camera_sizes
     from sources.checkpoint_statistics import STATISTICS_FILE, tag_statistics
 
@@ -208,7 +211,9 @@ def prepare_job(
             image_hw=job.sizes,
             seed=options.seed,
             probes=options.probes,
+            video_steps=options.variation.video_steps,
         )
+        raw = store_cameras_in_order(raw, options.variation.camera_order)
         cameras = {cam: list(hw) for cam, hw in camera_sizes(spec.cameras, job.sizes).items()}
         inputs = original.prepare(job.tag, raw)
     except Exception as exc:  # reported at the job's turn, in order
@@ -231,6 +236,9 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
     from producer.observations import PROBES
 
     raw = prepared.raw
+    recorded = options.variation.provenance()
+    if options.variation.video_steps is not None:  # what a caller of the original's policy gets for these frames
+        recorded["original_policy"] = original.policy_verdict(job.tag, raw)
     result = original.infer(prepared.inputs, options.seed)
     failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
@@ -250,6 +258,7 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
             "batch_size": batch,
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
             **({STAGE_FAILURES: failures} if failures else {}),
+            **recorded,
         },
     )
 

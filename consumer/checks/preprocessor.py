@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from comparison.compare import compare_mappings
 from comparison.results import Case, CheckResult
 from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
+from consumer.divergence_scope import compare_uncovered
 from consumer.known_divergences import divergences_for
 from consumer.lerobot_side.model import EXACT_KEYS, PREPROCESSOR_KEYS
 from parity_format.artifact import Artifact
@@ -36,6 +37,9 @@ def preprocessor_parity(session: Session, case: Case, artifact: Artifact) -> Che
         session.settings.tolerances,
         exact_keys=EXACT_KEYS,
     )
+    report.tensors += compare_uncovered(
+        known, artifact, expected, out.values, session.settings.tolerances, EXACT_KEYS
+    )  # what each divergence's condition does not reach, still compared
     extra = [k for k in original if k not in PREPROCESSOR_KEYS]
     if extra:
         report.notes.append(f"only in the original, not compared (training-only): {', '.join(extra)}")

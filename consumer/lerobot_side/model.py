@@ -144,20 +144,35 @@ def build_processors(ckpt: Path, tag: str) -> tuple[Any, Any, list[str]]:
     return preprocessor, postprocessor, notes
 
 
+def is_single_observation(raw: RawObservation) -> bool:
+    """One batch element with one frame per camera: what a robot loop hands LeRobot at every step."""
+    return len(raw.language) == 1 and all(frames.shape[1] == 1 for frames in raw.video.values())
+
+
 def observation_batch(raw: RawObservation) -> dict[str, Any]:
-    """The raw observation as a LeRobot batch: frames (B, T, C, H, W), latest state per key, task strings."""
+    """The raw observation as a LeRobot batch: frames (B, T, C, H, W), latest state per key, task strings.
+
+    A single observation (:func:`is_single_observation`) goes in as LeRobot's own
+    ``prepare_observation_for_inference`` delivers a robot's observation instead: each camera one float32
+    frame in [0, 1] (1, C, H, W), the task a plain string.
+    """
     import torch
     from lerobot.utils.constants import OBS_IMAGES, OBS_STATE
 
+    single = is_single_observation(raw)
     batch: dict[str, Any] = {
-        f"{OBS_IMAGES}.{camera}": torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
+        f"{OBS_IMAGES}.{camera}": (
+            torch.from_numpy(frames[:, 0]).to(torch.float32).div(255).permute(0, 3, 1, 2).contiguous()
+            if single
+            else torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
+        )
         for camera, frames in raw.video.items()
     }
     # Video goes in with every recorded step (B, T, C, H, W): LeRobot's pack step takes history there.
     # observation.state: LeRobot accepts (B, D) only, so the latest step of every state key, concatenated
     # in checkpoint key order; with history that is the declared divergence "state-history".
     batch[OBS_STATE] = torch.cat([torch.from_numpy(v[:, -1, :]) for v in raw.state.values()], dim=-1).float()
-    batch["task"] = list(raw.language)
+    batch["task"] = raw.language[0] if single else list(raw.language)
     return batch
 
 
@@ -170,6 +185,11 @@ def preprocess(ckpt: Path, tag: str, raw: RawObservation) -> LeRobotResult:
     if steps > 1:
         notes.append(
             f"state has {steps} history steps; LeRobot's GrootN17PackInputsStep takes (B, D) only: fed the latest step"
+        )
+    if is_single_observation(raw):
+        notes.append(
+            "one observation: fed as prepare_observation_for_inference delivers it (float32 frames in [0, 1] "
+            "(1, C, H, W), the task a plain string)"
         )
     processed = preprocessor(observation_batch(raw))
     values = {

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("parity_format", "comparison", "torch_hooks", "sources", "artifact_tools", "consumer", "producer")
+PACKAGES = (
+    "parity_format",
+    "comparison",
+    "torch_hooks",
+    "sources",
+    "artifact_tools",
+    "consumer",
+    "producer",
+    "path_coverage",
+)
 
 
 @dataclass

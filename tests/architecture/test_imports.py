@@ -22,6 +22,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
 NEVER: dict[str, set[str]] = {  # the two sides never import each other, nor the other side's implementation
     "producer": {"consumer", "lerobot"},
     "consumer": {"producer", "gr00t"},
+    # make coverage's report reads coverage.py's JSON (consumer env); scope.py runs in both: neither side
+    "path_coverage": {"consumer", "producer", "lerobot", "gr00t", "torch", "numpy"},
 }
 HEAVY = {"torch", "huggingface_hub", "transformers", "lerobot", "gr00t", "matplotlib"}
 SHARED = tuple(ALLOWED)

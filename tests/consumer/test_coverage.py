@@ -18,6 +18,7 @@ from parity_format.artifact import Artifact, read_artifact, write_artifact
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "fixtures" / "golden"
 GOLDEN_ALT = REPO / "fixtures" / "golden-alt"
+GOLDEN_VARIANTS = REPO / "fixtures" / "golden-variants"
 TINY_CKPT = REPO / "fixtures" / "tiny-groot-n1.7"
 ALT_CKPT = REPO / "fixtures" / "tiny-groot-n1.7-alt"
 
@@ -135,3 +136,35 @@ def test_each_golden_directory_names_its_own_checkpoint(directory: Path) -> None
     for path in directory.rglob("*.npz"):
         spec = read_artifact(path).provenance["checkpoint"]["spec"]
         assert (REPO / spec).resolve() == expected.resolve(), path
+
+
+def test_golden_variants_name_the_checkpoint_variant_of_their_folder_label() -> None:
+    """fixtures/golden-variants: one folder per builder variant, <variant>-<size>, from tiny-groot-n1.7-<variant>."""
+    paths = sorted(GOLDEN_VARIANTS.rglob("*.npz"))
+    assert {p.parent.name.split("-")[0] for p in paths} == {"sized", "minimal"}
+    for path in paths:
+        spec = read_artifact(path).provenance["checkpoint"]["spec"]
+        variant = path.parent.name.split("-")[0]
+        assert (REPO / spec).resolve() == (REPO / "fixtures" / f"tiny-groot-n1.7-{variant}").resolve(), path
+
+
+def names_for(check: str, path: Path, ckpt: Path) -> list[str]:
+    from consumer.known_divergences import divergences_for
+
+    return [d.name for d in divergences_for(check, read_artifact(path), ckpt)]
+
+
+def test_torchvision_transforms_applies_exactly_when_use_albumentations_is_not_true(tmp_path: Path) -> None:
+    minimal = REPO / "fixtures" / "tiny-groot-n1.7-minimal"
+    path = GOLDEN_VARIANTS / "minimal-256x256" / "original_n1_7_libero_sim.npz"
+    assert "torchvision-transforms" in names_for("preprocessor", path, minimal)  # absent
+    explicit = checkpoint_copy(minimal, tmp_path / "false", use_albumentations=False)
+    assert "torchvision-transforms" in names_for("preprocessor", path, explicit)
+    flipped = checkpoint_copy(minimal, tmp_path / "true", use_albumentations=True)
+    assert "torchvision-transforms" not in names_for("preprocessor", path, flipped)
+
+
+def test_video_horizon_applies_exactly_when_the_frame_count_is_not_the_horizon() -> None:
+    for folder, applies in (("history1-256x256", True), ("history3-256x256", True), ("256x256", False)):
+        path = GOLDEN_ALT / folder / "original_n1_7_simpler_env_widowx.npz"
+        assert ("video-horizon" in names_for("preprocessor", path, ALT_CKPT)) is applies, folder

@@ -57,7 +57,12 @@ def test_declared_divergence_that_no_longer_reproduces_fails_strictly() -> None:
 
 def write_processor_config(ckpt: Path, **kwargs: object) -> Path:
     ckpt.mkdir(parents=True, exist_ok=True)
-    base = {"image_target_size": [256, 256], "image_crop_size": [230, 230], "letter_box_transform": False}
+    base = {
+        "image_target_size": [256, 256],
+        "image_crop_size": [230, 230],
+        "letter_box_transform": False,
+        "use_albumentations": True,  # as the fixtures: false or absent is the torchvision-transforms divergence
+    }
     (ckpt / "processor_config.json").write_text(json.dumps({"processor_kwargs": {**base, **kwargs}}))
     return ckpt
 

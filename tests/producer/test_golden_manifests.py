@@ -11,7 +11,8 @@ import pytest
 from producer.provenance import absolute_paths
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-GOLDEN = sorted(p for d in ("golden", "golden-alt") for p in (FIXTURES / d).rglob("*.npz"))
+GOLDEN_DIRS = ("golden", "golden-alt", "golden-variants")
+GOLDEN = sorted(p for d in GOLDEN_DIRS for p in (FIXTURES / d).rglob("*.npz"))
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.relative_to(FIXTURES).as_posix())
@@ -24,5 +25,5 @@ def test_golden_manifest_holds_no_absolute_path(path: Path) -> None:
 
 
 def test_there_are_golden_artifacts() -> None:
-    """Both fixture checkpoints' goldens are scanned (a silently empty scan would prove nothing)."""
-    assert {p.relative_to(FIXTURES).parts[0] for p in GOLDEN} == {"golden", "golden-alt"}
+    """Every golden directory is scanned (a silently empty scan would prove nothing)."""
+    assert {p.relative_to(FIXTURES).parts[0] for p in GOLDEN} == set(GOLDEN_DIRS)

@@ -1,0 +1,196 @@
+"""Declared divergences stay narrow: for every entry of consumer/known_divergences.py, on a copy of a golden
+where it applies (its condition, checked first), a change the entry does not cover still FAILS the case,
+naming that change: a tensor it does not list, or a row / step of a listed tensor its condition does not
+reach (consumer/divergence_scope.py). A refusal computes nothing in its own check; what it must not hide is
+the rest of the artifact, so its case changes the original's action_pred and runs the model check.
+
+The expected (original) side of the copy is edited; LeRobot is the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from comparison.results import Case, CheckResult
+from consumer.known_divergences import KNOWN_DIVERGENCES, divergences_for
+from consumer.session import ParitySession
+from consumer.settings import settings_from_env
+from parity_format.artifact import Artifact, read_artifact, write_artifact
+from parity_format.decode_members import decoded
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def golden(suffix: str, folder: str, tag: str) -> Path:
+    """fixtures/golden[-<suffix>]/<folder>/original_n1_7_<tag>.npz"""
+    return REPO / "fixtures" / ("golden" + (f"-{suffix}" if suffix else "")) / folder / f"original_n1_7_{tag}.npz"
+
+
+def bump(artifact: Artifact, name: str, index: tuple[int, ...] = (0,)) -> None:
+    """Change one element of the original's collated input ``name`` (short name) in place."""
+    key = next(k for k in artifact.inputs if k.split(".")[-1] == name)
+    values = artifact.inputs[key].copy()
+    values[index] = values[index] + (1 if values.dtype.kind in "iub" else 0.5)
+    artifact.inputs[key] = values
+
+
+def flip_mask_in_a_row_with_instruction(artifact: Artifact) -> None:
+    """attention_mask: a 1 turned to 0 in a row whose instruction is not empty."""
+    row = next(i for i, text in enumerate(artifact.raw.language) if text)
+    key = next(k for k in artifact.inputs if k.endswith("attention_mask"))
+    mask = artifact.inputs[key].copy()
+    mask[row, int(np.flatnonzero(mask[row])[0])] = 0
+    artifact.inputs[key] = mask
+
+
+def bump_action_pred(artifact: Artifact) -> None:
+    artifact.action_pred = artifact.action_pred + 0.5
+
+
+def bump_fallback_id(tag: str) -> Callable[[Artifact], None]:
+    def edit(artifact: Artifact) -> None:
+        table = artifact.provenance["embodiment_ids"]["fallback"]
+        table[tag] = int(table[tag]) + 1
+
+    return edit
+
+
+def bump_chunk_decode(key: str) -> Callable[[Artifact], None]:
+    def edit(artifact: Artifact) -> None:
+        artifact.outputs[decoded(key)] = artifact.outputs[decoded(key)] + 0.5
+
+    return edit
+
+
+@dataclass(frozen=True)
+class Narrow:
+    divergence: str
+    golden: Path
+    check: str
+    edit: Callable[[Artifact], None]
+    names: str  # what the failure message must name
+    # the check run on the edited copy when it is not ``check``: a refusal computes nothing in its own
+    # check, so what it must not hide is the rest of the artifact (the model check on the same inputs)
+    other_check: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.divergence}:{self.names}"
+
+
+CASES = (
+    Narrow(
+        "letterbox", golden("", "240x320", "libero_sim"), "preprocessor", lambda a: bump(a, "state", (0, 0, 0)), "state"
+    ),
+    Narrow(
+        "image-geometry",
+        golden("alt", "256x256", "new_embodiment"),
+        "preprocessor",
+        lambda a: bump(a, "input_ids", (0, -1)),
+        "input_ids",
+    ),
+    Narrow(
+        "torchvision-transforms",
+        golden("variants", "minimal-256x256", "libero_sim"),
+        "preprocessor",
+        lambda a: bump(a, "input_ids", (0, -1)),
+        "input_ids",
+    ),
+    Narrow(
+        "state-history",
+        golden("alt", "256x256", "new_embodiment"),
+        "preprocessor",
+        lambda a: bump(a, "state", (0, -1, 0)),
+        "state@outside-state-history",
+    ),
+    Narrow(
+        "mixed-resolutions",
+        golden("alt", "480x640+256x256", "new_embodiment"),
+        "preprocessor",
+        bump_action_pred,
+        "action_pred",
+        "model",
+    ),
+    Narrow(
+        "mixed-resolutions-decode",
+        golden("alt", "480x640+256x256", "new_embodiment"),
+        "decode",
+        bump_action_pred,
+        "action_pred",
+        "model",
+    ),
+    Narrow(
+        "empty-instruction",
+        golden("", "probes-256x256", "libero_sim"),
+        "preprocessor",
+        flip_mask_in_a_row_with_instruction,
+        "attention_mask@outside-empty-instruction",
+    ),
+    Narrow(
+        "empty-instruction",
+        golden("", "probes-256x256", "libero_sim"),
+        "preprocessor",
+        lambda a: bump(a, "pixel_values", (0, 0)),
+        "pixel_values",
+    ),
+    Narrow(
+        "embodiment-id-fallback",
+        golden("", "256x256", "robocasa_panda_omron"),
+        "preprocessor",
+        lambda a: bump(a, "state", (0, 0, 0)),
+        "state",
+    ),
+    Narrow(
+        "embodiment-table-missing-tags",
+        golden("", "256x256", "libero_sim"),
+        "embodiment_ids",
+        bump_fallback_id("libero_sim"),
+        "libero_sim",
+    ),
+    Narrow(
+        "per-step-decode-refused",
+        golden("", "256x256", "unitree_g1_sonic"),
+        "decode",
+        bump_chunk_decode("left_hand"),
+        "left_hand@chunk",
+    ),
+    Narrow(
+        "video-horizon",
+        golden("alt", "history1-256x256", "simpler_env_widowx"),
+        "preprocessor",
+        lambda a: bump(a, "embodiment_id"),
+        "embodiment_id",
+    ),
+)
+
+
+def session(tmp_path: Path) -> ParitySession:
+    return ParitySession(settings_from_env({"GROOT_PARITY_REPORT_DIR": str(tmp_path / "reports")}))
+
+
+def run(path: Path, check: str, tmp_path: Path) -> CheckResult:
+    return session(tmp_path).run(Case(path, path.parent.name, path.stem), check)
+
+
+def test_every_declared_divergence_has_a_narrowness_case() -> None:
+    assert {c.divergence for c in CASES} == {d.name for d in KNOWN_DIVERGENCES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_a_change_the_divergence_does_not_cover_still_fails(case: Narrow, tmp_path: Path) -> None:
+    artifact = read_artifact(case.golden)
+    ckpt = session(tmp_path).checkpoint_for(artifact)
+    applying = [d.name for d in divergences_for(case.check, artifact, ckpt)]
+    assert case.divergence in applying, f"{case}: the entry does not apply to {case.golden} ({applying})"
+    case.edit(artifact)
+    copy = write_artifact(artifact, tmp_path / case.golden.parent.name / case.golden.name)
+    result = run(copy, case.other_check or case.check, tmp_path)
+    assert result.status == "fail", f"{case}: {result.status}: {result.message}"
+    assert case.names in result.message, result.message
+    assert "known divergence" not in result.message
+    if case.other_check is None:  # the entry was in force, and did not hide the change
+        assert case.divergence in result.divergences
