@@ -23,6 +23,7 @@ from parity_format.codecs import DEFAULT_COMPRESSION
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
     from producer.original import OriginalGr00t, PreparedInputs
+    from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter, Written
     from sources.checkpoint import CheckpointRef
 
@@ -91,6 +92,7 @@ def produce(
     from producer.observations import size_label
     from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter
     from sources.checkpoint import read_json
 
@@ -140,6 +142,7 @@ def produce(
             cuda=cuda,
         )
         meta["embodiment_ids"] = original.embodiment_ids()
+        user_path = OriginalUserPath(original)
         for job in jobs:
             print(f"{job.label} ...", end=" ", flush=True)
             prepared = ahead.pop(job.index) if job.index in ahead else prepare(job)
@@ -147,7 +150,7 @@ def produce(
             try:
                 if isinstance(prepared, Exception):
                     raise prepared
-                artifact = run_job(options, original, meta, job, prepared)
+                artifact = run_job(options, original, meta, job, prepared, user_path)
                 ran = prepared.seconds + time.perf_counter() - t0
                 print(f"ran {ran:.1f}s, writing", flush=True)
                 future = writer.submit(artifact, options.out_dir / job.folder / artifact_filename(job.tag))
@@ -219,15 +222,26 @@ def batch_size(options: ProduceOptions) -> int:
     return max(options.batch_size, len(PROBES)) if options.probes else options.batch_size
 
 
-def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
-    """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
+def run_job(
+    options: ProduceOptions,
+    original: OriginalGr00t,
+    meta: dict,
+    job: Job,
+    prepared: Prepared,
+    user_path: OriginalUserPath,
+) -> Artifact:
+    """``get_action`` on the prepared inputs, the decoded actions, the original's user path (Gr00tPolicy and
+    the float64 reference, from the same noise), and the artifact that records them."""
     from parity_format.artifact import Artifact
+    from parity_format.user_path_members import PROVENANCE_KEY
     from producer.decode import decode_outputs
     from producer.observations import PROBES
+    from torch_hooks.noise_draw import NOISE_MEMBER
 
     raw = prepared.raw
     result = original.infer(prepared.inputs, options.seed)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
+    user = user_path.run(job.tag, raw, prepared.inputs, result.outputs.get(NOISE_MEMBER))
     batch = len(raw.language)
     return Artifact(
         embodiment_tag=job.tag,
@@ -236,13 +250,14 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
         inputs=result.inputs,
         input_torch_dtypes=result.input_torch_dtypes,
         raw=raw,
-        outputs={**result.outputs, **decode},
+        outputs={**result.outputs, **decode, **user.outputs},
         provenance={
             **meta,
             "image_size": list(job.sizes[0]),
             "camera_image_sizes": prepared.camera_sizes,
             "batch_size": batch,
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
+            PROVENANCE_KEY: user.provenance,
         },
     )
 
