@@ -151,8 +151,12 @@ class OriginalUserPath:
                 self._fp64_model = copy.deepcopy(self.original.model).to(dtype=torch.float64).eval()
         return self._fp64_model
 
-    def run(self, tag: str, raw: RawObservation, prepared: Any, noise: np.ndarray) -> UserPathRun:
+    def run(self, tag: str, raw: RawObservation, prepared: Any, noise: np.ndarray | None) -> UserPathRun:
         """Every user-path member of one artifact, from ``raw`` (the policy) and ``prepared`` (the reference)."""
+        if noise is None:
+            raise ValueError(
+                "the original's get_action recorded no flow-matching noise: the user path cannot replay it"
+            )
         import gr00t.policy.gr00t_policy as policy_module
         import torch
         from gr00t.data.embodiment_tags import EmbodimentTag
