@@ -30,6 +30,7 @@ class TierResult:
     report: ComparisonReport | None = None  # fp32 tier: tensor comparisons
     accuracy: list[AccuracyComparison] = field(default_factory=list)  # as-shipped tier: accuracy verdicts
     notes: list[str] = field(default_factory=list)
+    divergences: list[str] = field(default_factory=list)  # declared divergences this tier's verdict used
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status) if not isinstance(self.status, Status) else self.status
@@ -42,11 +43,15 @@ class TierResult:
             text = f"RMSE LeRobot {fmt_num(cand)} vs original {fmt_num(ref)} ratio {fmt_num(worst.ratio)}"
             return text + (f" k {worst.k:g}" if worst.k is not None else f" ({worst.mode})")
         if self.report is not None and self.report.tensors:
-            tensors = self.report.tensors
-            diffs = [t.max_abs_diff for t in tensors if t.max_abs_diff is not None]
-            failed = sum(not t.passed for t in tensors) + len(self.report.only_expected)
-            return f"max|diff| {fmt_num(max(diffs) if diffs else None)} over {len(tensors)} tensors, {failed} out"
-        return self.message or "-"
+            passing = [t for t in self.report.tensors if t.passed]
+            diffs = [t.max_abs_diff for t in passing if t.max_abs_diff is not None]
+            failed = len(self.report.tensors) - len(passing) + len(self.report.only_expected)
+            return (
+                f"max|diff| {fmt_num(max(diffs) if diffs else None)} over {len(passing)} passing tensors, {failed} out"
+            )
+        if self.divergences:  # LeRobot refused this tier: name the declared refusal, the message has the rest
+            return f"refused ({', '.join(self.divergences)})"
+        return self.message[:160] or "-"
 
     def line(self) -> str:
         return f"{self.name} {self.status.text}: {self.figures()}"
@@ -59,6 +64,7 @@ class TierResult:
             "report": self.report.to_dict() if self.report else None,
             "accuracy": [a.to_dict() for a in self.accuracy],
             "notes": list(self.notes),
+            "divergences": list(self.divergences),
         }
 
     @classmethod
@@ -70,6 +76,7 @@ class TierResult:
             report=None if data.get("report") is None else ComparisonReport.from_dict(data["report"]),
             accuracy=[AccuracyComparison.from_dict(a) for a in data.get("accuracy") or []],
             notes=[str(n) for n in data.get("notes") or []],
+            divergences=[str(d) for d in data.get("divergences") or []],
         )
 
 

@@ -252,7 +252,8 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
     KnownDivergence(
         name="upstream-preprocessor",
         check="policy",
-        tensors=(),  # every tensor of the policy check: filled in per artifact by consumer/policy_check.py
+        # per action key: "@chunk" explains action.<key>@chunk for every key (consumer/checks/policy.py)
+        tensors=("@chunk", "@select_action", "@select_action_queue", "@from_pretrained"),
         reason=(
             "a declared preprocessor divergence applies to this artifact: the user path runs LeRobot's own "
             "preprocessor, so the model sees other inputs and every decoded action differs"
@@ -269,6 +270,18 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         ),
         applies=_mixed_resolutions,
         refusal=r"all input arrays must have the same shape",
+    ),
+    KnownDivergence(
+        name="state-history-policy",
+        check="policy",
+        tensors=(),
+        reason=(
+            f"state with more than one step: {REIMPLEMENTATION}'s preprocessor packs the latest step only "
+            "(see state-history), and its GR00TN17 then refuses the (B, 1, D) state of a checkpoint whose "
+            f"state_history_length is larger (ValueError); {ORIGINAL}'s Gr00tPolicy passes every step"
+        ),
+        applies=_state_history,
+        refusal=r"ValueError: state history length does not match GR00T N1.7 config",
     ),
     KnownDivergence(
         name="bf16-weights-at-load",

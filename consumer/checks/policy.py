@@ -34,7 +34,7 @@ from comparison.status import Status
 from comparison.tier_results import FP32_TIER, SHIPPED_TIER, TierResult, combined_status
 from comparison.tolerance import ToleranceConfig, tolerance_from_env
 from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
-from consumer.known_divergences import divergences_for, upstream_preprocessor_divergences
+from consumer.known_divergences import KnownDivergence, divergences_for, upstream_preprocessor_divergences
 from parity_format.artifact import Artifact
 from parity_format.user_path_members import FULL, PROVENANCE_KEY, REFERENCE, SHIPPED, user_path_action
 from sources.checkpoint import read_json
@@ -108,14 +108,19 @@ class LeRobotRuns:
     runs: dict[str, dict[str, np.ndarray]]  # tier -> path -> decoded actions
     steps: dict[str, int]  # tier -> actions select_action queued per chunk
     refusals: dict[str, str]  # tier -> what the postprocessor raised for a popped (B, D) action
-    fp32_config: np.ndarray
+    errors: dict[str, Exception]  # tier -> what LeRobot raised building or running that tier's policy
+    fp32_config: np.ndarray | None
     single_file_error: str | None
     libero_env: bool  # LeRobot's postprocessor applies its LIBERO gripper convention
     notes: list[str]
 
 
 def run_lerobot(session: Session, ckpt: Path, artifact: Artifact, noise: np.ndarray) -> LeRobotRuns:
-    """LeRobot's user path in both tiers, both constructions, chunk and select_action (raises what LeRobot raises)."""
+    """LeRobot's user path in both tiers, both constructions, chunk and select_action.
+
+    What LeRobot raises in a tier is recorded for that tier (a refusal to judge), except a noise-injection
+    failure, which is re-raised: two different samples are never compared.
+    """
     from consumer.lerobot_side.decode import _applies_libero, _decode_step
     from consumer.lerobot_side.policy import (
         FP32,
@@ -133,28 +138,35 @@ def run_lerobot(session: Session, ckpt: Path, artifact: Artifact, noise: np.ndar
     tag, raw = artifact.embodiment_tag, artifact.raw
     assert raw is not None
     source, notes = sharded_source(session, ckpt)
-    out = LeRobotRuns({FP32_TIER: {}, SHIPPED_TIER: {}}, {}, {}, np.zeros(0), None, False, notes)
+    out = LeRobotRuns({FP32_TIER: {}, SHIPPED_TIER: {}}, {}, {}, {}, None, None, False, notes)
     for tier, precision in ((FP32_TIER, FP32), (SHIPPED_TIER, SHIPPED_PRECISION)):
-        built = build_policy(ckpt, tag, raw, device, precision, MAKE_POLICY, models)
-        pretrained = build_policy(ckpt, tag, raw, device, precision, FROM_PRETRAINED, models, load_from=source)
-        out.libero_env = _applies_libero(_decode_step(built.postprocessor))
-        out.notes += [f"{tier}: {n}" for n in dict.fromkeys(built.notes + pretrained.notes)]
-        runs = out.runs[tier]
-        selected = select_actions(built, raw, noise)  # its one forward pass also gives the chunk path
-        out.notes.append(f"{tier}: recorded noise injected as {selected.noise_dtype}")
-        runs["chunk"] = selected.chunk
-        runs["from_pretrained"] = predict_chunk(pretrained, raw, noise)[0]
+        try:
+            built = build_policy(ckpt, tag, raw, device, precision, MAKE_POLICY, models)
+            pretrained = build_policy(ckpt, tag, raw, device, precision, FROM_PRETRAINED, models, load_from=source)
+            out.libero_env = _applies_libero(_decode_step(built.postprocessor))
+            out.notes += [f"{tier}: {n}" for n in dict.fromkeys(built.notes + pretrained.notes)]
+            runs = out.runs[tier]
+            selected = select_actions(built, raw, noise)  # its one forward pass also gives the chunk path
+            out.notes.append(f"{tier}: recorded noise injected as {selected.noise_dtype}")
+            runs["chunk"] = selected.chunk
+            runs["from_pretrained"] = predict_chunk(pretrained, raw, noise)[0]
+        except NoiseInjectionError:
+            raise
+        except Exception as exc:  # a user building or running this tier's policy gets the same error
+            out.errors[tier] = exc
+            continue
         out.steps[tier] = selected.steps
         if selected.per_step is not None:
             runs["select_action"] = selected.per_step
         else:
             out.refusals[tier] = selected.per_step_error or ""
             runs["select_action_queue"] = selected.queue
-    config_only = build_policy(ckpt, tag, raw, device, FP32_CONFIG, MAKE_POLICY, models)
-    out.fp32_config = predict_chunk(config_only, raw, noise)[0]
-    out.notes.append("fp32_config: GrootConfig(use_bf16=False) as LeRobot offers it (no harness dtype adaptation)")
-    if raw_single_file(ckpt):
-        out.single_file_error = single_file_attempt(session, ckpt, artifact, device)
+    if FP32_TIER not in out.errors:  # the fp32 tier's probes, on what that tier could run
+        config_only = build_policy(ckpt, tag, raw, device, FP32_CONFIG, MAKE_POLICY, models)
+        out.fp32_config = predict_chunk(config_only, raw, noise)[0]
+        out.notes.append("fp32_config: GrootConfig(use_bf16=False) as LeRobot offers it (no harness dtype adaptation)")
+        if raw_single_file(ckpt):
+            out.single_file_error = single_file_attempt(session, ckpt, artifact, device)
     return out
 
 
@@ -200,8 +212,6 @@ def policy_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
         lerobot = run_lerobot(session, ckpt, artifact, noise)
     except NoiseInjectionError as exc:  # never compare two different samples
         return CheckResult(case, CHECK, Status.FAIL, str(exc))
-    except Exception as exc:  # a user building or running LeRobot's policy for this artifact gets the same error
-        return refusal_verdict(case, CHECK, "LeRobot's user path (GrootPolicy with its processors)", exc, known)
 
     env = lerobot.libero_env
     original = {p: recorded(artifact, keys, p, env) for p in (SHIPPED, FULL, REFERENCE)}
@@ -215,48 +225,52 @@ def policy_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
     widths = [original[FULL][k].shape[-1] for k in keys]
     identity = checkpoint_identity(artifact, ckpt, session.fingerprints, session.settings.checkpoint_mismatch)
     problems += identity.problems
-
-    fp32 = fp32_tier(case, original[FULL], lerobot.runs[FP32_TIER], keys, widths, lerobot.steps[FP32_TIER], session)
-    report = fp32.report
-    assert report is not None
-    concat = np.concatenate([original[FULL][k] for k in keys], axis=-1)
-    probe = compare_mappings(
-        "fp32_config", {"fp32_config": concat}, {"fp32_config": lerobot.fp32_config}, fp32_tolerances(session)
-    )
-    report.tensors += probe.tensors
-    for tensor, error in (
-        ("select_action_decode", lerobot.refusals.get(FP32_TIER)),
-        ("from_pretrained_single_file", lerobot.single_file_error),
-    ):
-        if error is not None:
-            report.only_expected.append(tensor)
-            report.notes.append(f"{tensor}: LeRobot raised {error[:300]}")
-            problems += unexplained_refusal(tensor, error, known)
-    report.problems += problems
-    report.notes += lerobot.notes + identity.notes
     upstream = upstream_preprocessor_divergences(artifact, ckpt)
-    names = tuple(t.name.split(".")[-1] for t in report.tensors) + tuple(report.only_expected)
-    known = [
-        replace(d, tensors=names, reason=f"{d.reason} ({', '.join(u.name for u in upstream)})")
-        if d.name == "upstream-preprocessor"
-        else d
-        for d in known
-    ]
-    fp32_result = verdict(case, CHECK, report, known)
-    fp32.status, fp32.message = fp32_result.status, fp32_result.message
-    shipped = shipped_accuracy(original, lerobot.runs[SHIPPED_TIER], keys, widths, lerobot.steps[SHIPPED_TIER], user)
-    if SHIPPED_TIER in lerobot.refusals:
-        shipped.notes.append("select_action: per-step postprocessing refused; popped actions decoded as one chunk")
-    if upstream and shipped.status == Status.FAIL:
-        shipped.status = Status.XFAIL
-        shipped.message = (
-            f"known divergence: [upstream-preprocessor] ({', '.join(u.name for u in upstream)}); {shipped.message}"
+    known = [for_keys(d, keys, upstream) for d in known]
+
+    lerobot.notes += identity.notes
+    if FP32_TIER in lerobot.errors:
+        fp32 = refused_tier(case, FP32_TIER, lerobot.errors[FP32_TIER], known)
+    else:
+        fp32 = fp32_tier(case, original[FULL], lerobot, keys, widths, session, known, problems)
+    if SHIPPED_TIER in lerobot.errors:
+        shipped = refused_tier(case, SHIPPED_TIER, lerobot.errors[SHIPPED_TIER], known)
+    else:
+        shipped = shipped_accuracy(
+            original, lerobot.runs[SHIPPED_TIER], keys, widths, lerobot.steps[SHIPPED_TIER], user
         )
+        if problems:  # the same non-tensor failures (checkpoint identity, a lost reference) fail this tier too
+            shipped.status = Status.FAIL
+            shipped.message = "; ".join(p for p in (*problems, shipped.message) if p)
+        if SHIPPED_TIER in lerobot.refusals:
+            shipped.notes.append("select_action: per-step postprocessing refused; popped actions decoded as one chunk")
+        if upstream and shipped.status == Status.FAIL and not problems:
+            causes = ", ".join(u.name for u in upstream)
+            shipped.status, shipped.divergences = Status.XFAIL, ["upstream-preprocessor"]
+            shipped.message = f"known divergence: [upstream-preprocessor] ({causes}); {shipped.message}"
     tiers = [fp32, shipped]
     message = "; ".join(t.line() + (f" ({t.message})" if t.message and t.status != Status.PASS else "") for t in tiers)
-    result = CheckResult(case, CHECK, combined_status(tiers), message, report, fp32_result.divergences)
+    divergences = list(dict.fromkeys(n for t in tiers for n in t.divergences))
+    result = CheckResult(case, CHECK, combined_status(tiers), message, fp32.report, divergences)
     result.tiers = tiers
     return result
+
+
+def refused_tier(case: Case, tier: str, exc: Exception, known: list[KnownDivergence]) -> TierResult:
+    """A tier LeRobot refused to build or run: a declared refusal (xfail) or a failure naming the error."""
+    what = f"LeRobot's user path ({tier}: GrootPolicy with its processors)"
+    refused = refusal_verdict(case, CHECK, what, exc, known)
+    return TierResult(tier, refused.status, refused.message, divergences=list(refused.divergences))
+
+
+def for_keys(divergence: KnownDivergence, keys: list[str], upstream: list[KnownDivergence]) -> KnownDivergence:
+    """A policy divergence's ``@path`` tensors as this artifact's ``<key>@path`` names (short tensor names)."""
+    if not any(t.startswith("@") for t in divergence.tensors):
+        return divergence
+    names = tuple(f"{key}{t}" for t in divergence.tensors for key in keys if t.startswith("@"))
+    names += tuple(t for t in divergence.tensors if not t.startswith("@"))
+    causes = ", ".join(u.name for u in upstream)
+    return replace(divergence, tensors=names, reason=f"{divergence.reason} ({causes})" if causes else divergence.reason)
 
 
 def raw_single_file(ckpt: Path) -> bool:
@@ -275,16 +289,18 @@ def unexplained_refusal(tensor: str, text: str, known: list[Any]) -> list[str]:
 def fp32_tier(
     case: Case,
     original: dict[str, np.ndarray],
-    lerobot: dict[str, np.ndarray],
+    lerobot: LeRobotRuns,
     keys: list[str],
     widths: list[int],
-    steps: int,
     session: Session,
+    known: list[KnownDivergence],
+    problems: list[str],
 ) -> TierResult:
+    """LeRobot fp32 vs the original's fp32 Gr00tPolicy, per key and path, plus the declared-divergence probes."""
     expected: dict[str, np.ndarray] = {}
     actual: dict[str, np.ndarray] = {}
     notes = []
-    for path, decoded in lerobot.items():
+    for path, decoded in lerobot.runs[FP32_TIER].items():
         horizon = decoded.shape[1]
         per_key = split(decoded, keys, widths)
         if per_key is None:
@@ -296,12 +312,25 @@ def fp32_tier(
         for key in keys:
             expected[f"action.{key}@{path}"] = original[key][:, :horizon]
             actual[f"action.{key}@{path}"] = per_key[key]
+    if lerobot.fp32_config is not None:
+        expected["fp32_config"] = np.concatenate([original[k] for k in keys], axis=-1)
+        actual["fp32_config"] = lerobot.fp32_config
     report = compare_mappings(f"{case.case_id} / policy parity (fp32)", expected, actual, fp32_tolerances(session))
-    report.notes += [
-        *notes,
-        f"select_action: {steps} actions queued per chunk, compared with the chunk's first {steps}",
-    ]
-    return TierResult(FP32_TIER, Status.PASS, report=report)
+    steps = lerobot.steps[FP32_TIER]
+    notes.append(f"select_action: {steps} actions queued per chunk, compared with the chunk's first {steps}")
+    problems = list(problems)
+    for tensor, error in (
+        ("select_action_decode", lerobot.refusals.get(FP32_TIER)),
+        ("from_pretrained_single_file", lerobot.single_file_error),
+    ):
+        if error is not None:
+            report.only_expected.append(tensor)
+            notes.append(f"{tensor}: LeRobot raised {error[:300]}")
+            problems += unexplained_refusal(tensor, error, known)
+    report.problems += problems
+    report.notes += notes + lerobot.notes
+    judged = verdict(case, CHECK, report, known)
+    return TierResult(FP32_TIER, judged.status, judged.message, report=report, divergences=list(judged.divergences))
 
 
 def shipped_accuracy(

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from comparison.accuracy import ENVELOPE, FP64
-from comparison.results import CheckResult
+from comparison.results import Case, CheckResult
 from comparison.status import Status
 from comparison.tier_results import FP32_TIER, SHIPPED_TIER, TierResult
-from consumer.checks import CHECKS, Case, ParitySession
+from consumer.checks import CHECKS
 from consumer.reports.json_report import json_safe
+from consumer.session import ParitySession
 from parity_format.artifact import Artifact, read_artifact, write_artifact
 from parity_format.user_path_members import FULL, PROVENANCE_KEY, REFERENCE, SHIPPED, USER_PATH, user_path_action
 
