@@ -15,6 +15,7 @@ from comparison.compare import ComparisonReport
 from comparison.formatting import float_from_json, json_float
 from comparison.stage_comparison import StageComparison
 from comparison.status import Status
+from comparison.tier_results import TierResult
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class CheckResult:
     action_abs_diff: list[list[float]] | None = None  # model check: (horizon x action_dim), max over batch
     notes: list[str] = field(default_factory=list)  # run facts worth a line
     noise_source: str | None = None  # model check: which flow-matching noise the replay started from
+    tiers: list[TierResult] = field(default_factory=list)  # policy check: fp32 and as-shipped verdicts
 
     def __post_init__(self) -> None:
         self.status = Status.parse(self.status) if not isinstance(self.status, Status) else self.status
@@ -79,6 +81,7 @@ class CheckResult:
             if self.action_abs_diff is None
             else [[json_float(x) for x in row] for row in self.action_abs_diff],
             "noise_source": self.noise_source,
+            "tiers": [t.to_dict() for t in self.tiers],
         }
 
     @classmethod
@@ -97,4 +100,5 @@ class CheckResult:
             action_abs_diff=None if grid is None else [[float_from_json(x) for x in row] for row in grid],  # type: ignore[misc]
             notes=[str(n) for n in data.get("notes") or []],
             noise_source=None if data.get("noise_source") is None else str(data["noise_source"]),
+            tiers=[TierResult.from_dict(t) for t in data.get("tiers") or []],
         )

@@ -19,6 +19,7 @@ from comparison.formatting import fmt_num
 from comparison.results import CheckResult
 from comparison.status import Status
 from comparison.tables import align_columns
+from comparison.tier_tables import tier_summary
 from comparison.tolerance_blindness import blind_spots
 from consumer.checks import CHECKS, REGISTRY
 from consumer.ci_env import running_in_ci
@@ -112,9 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except ReportDirError as exc:  # e.g. the disk filled during the run: the table and summary still print
         report_line, report_error = "", f"groot-parity-consume: error: {exc}"
 
-    rows = [("size", "tag", "check", "result", "worst tensor", "max|diff|", "scale err", "stages (model check)")]
+    rows = [
+        ("size", "tag", "check", "result", "worst tensor", "max|diff|", "scale err", "stages (model) / tiers (policy)")
+    ]
     for r in session.results:
-        stages = r.stages.summary if r.stages else "-"
+        stages = r.stages.summary if r.stages else tier_summary(r) if r.tiers else "-"
         rows.append((r.case.group, r.case.tag, r.check, r.status.text, *worst(r), stages))
     rows = [tuple(safe_text(cell) for cell in row) for row in rows]
     print()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.divergence_scope import Uncovered, latest_state_step, rows_with_instruction
+from consumer.user_path_conditions import lerobot_loads_in_bf16, raw_single_file_checkpoint
 from parity_format.artifact import Artifact
 from sources.checkpoint import read_json
 
@@ -125,6 +126,15 @@ def _records_embodiment_table(artifact: Artifact, _ckpt: Path) -> bool:
 def _checkpoint_uses_relative_action(_artifact: Artifact, ckpt: Path) -> bool:
     kwargs = read_json(ckpt / "processor_config.json").get("processor_kwargs", {})
     return isinstance(kwargs, dict) and kwargs.get("use_relative_action") is True
+
+
+def upstream_preprocessor_divergences(artifact: Artifact, ckpt: Path) -> list[KnownDivergence]:
+    """The preprocessor divergences that change (not refuse) the inputs of this artifact."""
+    return [d for d in divergences_for("preprocessor", artifact, ckpt) if d.refusal is None]
+
+
+def _upstream_preprocessor(artifact: Artifact, ckpt: Path) -> bool:
+    return bool(upstream_preprocessor_divergences(artifact, ckpt))
 
 
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
@@ -253,6 +263,81 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             "so there is no per-step result to match"
         ),
         applies=_checkpoint_uses_relative_action,
+    ),
+    KnownDivergence(
+        name="select-action-per-step-refused",
+        check="policy",
+        tensors=("select_action_decode",),
+        reason=(
+            f"checkpoint sets use_relative_action: {REIMPLEMENTATION}'s GrootPolicy.select_action pops (B, D) "
+            "actions that its postprocessor (GrootN17ActionDecodeStep) refuses with NotImplementedError, so "
+            "lerobot-eval/lerobot-record cannot run such a checkpoint through select_action; "
+            f"{ORIGINAL}'s Gr00tPolicy.get_action decodes whole chunks. The popped actions are still compared, "
+            "decoded together as one chunk (select_action_queue)"
+        ),
+        applies=_checkpoint_uses_relative_action,
+        refusal=r"NotImplementedError: GrootN17ActionDecodeStep cannot decode native relative actions one step",
+    ),
+    KnownDivergence(
+        name="from-pretrained-single-file",
+        check="policy",
+        tensors=("from_pretrained_single_file",),
+        reason=(
+            f"raw N1.7 checkpoint with one model.safetensors: {REIMPLEMENTATION}'s GrootPolicy.from_pretrained "
+            "takes any directory holding model.safetensors for a fine-tuned LeRobot checkpoint and loads it as a "
+            "GrootPolicy state dict, whose keys (_groot_model.*) the raw file lacks: RuntimeError, hundreds of "
+            f"missing keys. {ORIGINAL}'s Gr00tPolicy loads it. Sharded raw checkpoints (the released 3B ones) "
+            "take the base-model branch, which the check runs on a sharded copy"
+        ),
+        applies=raw_single_file_checkpoint,
+        refusal=r"Error\(s\) in loading state_dict for GrootPolicy:\s+Missing key\(s\) in state_dict: \"_groot_model\.",
+    ),
+    KnownDivergence(
+        name="upstream-preprocessor",
+        check="policy",
+        # per action key: "@chunk" explains action.<key>@chunk for every key (consumer/checks/policy.py)
+        tensors=("@chunk", "@select_action", "@select_action_queue", "@from_pretrained"),
+        reason=(
+            "a declared preprocessor divergence applies to this artifact: the user path runs LeRobot's own "
+            "preprocessor, so the model sees other inputs and every decoded action differs"
+        ),
+        applies=_upstream_preprocessor,
+    ),
+    KnownDivergence(
+        name="mixed-resolutions-policy",
+        check="policy",
+        tensors=(),
+        reason=(
+            f"cameras of different sizes in one tag: {REIMPLEMENTATION}'s preprocessor raises before GrootPolicy "
+            f"runs (see mixed-resolutions); {ORIGINAL}'s Gr00tPolicy transforms each camera on its own"
+        ),
+        applies=_mixed_resolutions,
+        refusal=r"all input arrays must have the same shape",
+    ),
+    KnownDivergence(
+        name="state-history-policy",
+        check="policy",
+        tensors=(),
+        reason=(
+            f"state with more than one step: {REIMPLEMENTATION}'s preprocessor packs the latest step only "
+            "(see state-history), and its GR00TN17 then refuses the (B, 1, D) state of a checkpoint whose "
+            f"state_history_length is larger (ValueError); {ORIGINAL}'s Gr00tPolicy passes every step"
+        ),
+        applies=_state_history,
+        refusal=r"ValueError: state history length does not match GR00T N1.7 config",
+    ),
+    KnownDivergence(
+        name="bf16-weights-at-load",
+        check="policy",
+        tensors=("fp32_config",),
+        reason=(
+            f"weights stored in float32 and no load dtype in config.json: {REIMPLEMENTATION}'s GrootPolicy loads "
+            "GR00TN17 in its config's dtype (bfloat16 by default; the checkpoint's model_dtype is not read) and "
+            "model_params_fp32 casts the rounded weights back to float32, so GrootConfig(use_bf16=False) computes "
+            "in fp32 on bf16-rounded weights. Not a gap between the two as shipped: the original's Gr00tPolicy "
+            "rounds too (model.to(bfloat16)), and the as-shipped tier judges both against float64"
+        ),
+        applies=lerobot_loads_in_bf16,
     ),
 )
 

@@ -51,6 +51,7 @@ class ParitySession:
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
         self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
+        self.cache: dict[str, Any] = {}  # per-check state kept for the run (the policy check's models)
 
     def device_for(self, artifact: Artifact) -> str:
         """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.

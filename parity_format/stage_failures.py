@@ -16,6 +16,7 @@ from typing import Any
 
 STAGE_FAILURES = "stage_failures"  # provenance key: {stage name: one-line error}
 LIBERO_ENV_CONVERSION = "libero_env_conversion"
+USER_PATH = "user_path"  # the original's Gr00tPolicy run and the float64 reference (issue 21)
 
 
 def recorded_failure(provenance: Mapping[str, Any] | None, stage: str) -> str | None:

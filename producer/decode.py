@@ -119,13 +119,15 @@ class _CapturingSimulator:
         raise _SimulatorReached(np.array(action_vector, copy=True))
 
 
-def libero_env_actions(decoded_actions: dict[str, np.ndarray], keys: list[str]) -> dict[str, np.ndarray]:
+def libero_env_actions(
+    decoded_actions: dict[str, np.ndarray], keys: list[str], dtype: type = np.float32
+) -> dict[str, np.ndarray]:
     """What the original's ``LiberoEnv.step`` hands the simulator for every (sample, step), split per key."""
     env_class = libero_env_class()
     env = env_class.__new__(env_class)  # no simulator: __init__ would build one
     env._env = _CapturingSimulator()
     batch, horizon = next(iter(decoded_actions.values())).shape[:2]
-    vectors = np.zeros((batch, horizon, sum(decoded_actions[k].shape[-1] for k in keys)), dtype=np.float32)
+    vectors = np.zeros((batch, horizon, sum(decoded_actions[k].shape[-1] for k in keys)), dtype=dtype)
     for b in range(batch):
         for t in range(horizon):
             step_action = {f"action.{k}": decoded_actions[k][b, t].copy() for k in keys}

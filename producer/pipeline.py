@@ -24,6 +24,7 @@ from producer.input_variations import InputVariation
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
     from producer.original import OriginalGr00t, PreparedInputs
+    from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter, Written
     from sources.checkpoint import CheckpointRef
 
@@ -94,6 +95,7 @@ def produce(
     from producer.observations import size_label
     from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter
     from sources.checkpoint_statistics import read_statistics
 
@@ -143,6 +145,7 @@ def produce(
             cuda=cuda,
         )
         meta["embodiment_ids"] = original.embodiment_ids()
+        user_path = OriginalUserPath(original)
         for job in jobs:
             print(f"{job.label} ...", end=" ", flush=True)
             prepared = ahead.pop(job.index) if job.index in ahead else prepare(job)
@@ -150,7 +153,7 @@ def produce(
             try:
                 if isinstance(prepared, Exception):
                     raise prepared
-                artifact = run_job(options, original, meta, job, prepared)
+                artifact = run_job(options, original, meta, job, prepared, user_path)
                 ran = prepared.seconds + time.perf_counter() - t0
                 print(f"ran {ran:.1f}s, writing", flush=True)
                 for stage, error in artifact.provenance.get(STAGE_FAILURES, {}).items():
@@ -228,12 +231,22 @@ def batch_size(options: ProduceOptions) -> int:
     return max(options.batch_size, len(PROBES)) if options.probes else options.batch_size
 
 
-def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
-    """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
+def run_job(
+    options: ProduceOptions,
+    original: OriginalGr00t,
+    meta: dict,
+    job: Job,
+    prepared: Prepared,
+    user_path: OriginalUserPath,
+) -> Artifact:
+    """``get_action`` on the prepared inputs, the decoded actions, the original's user path (Gr00tPolicy and
+    the float64 reference, from the same noise), and the artifact that records them."""
     from parity_format.artifact import Artifact
-    from parity_format.stage_failures import STAGE_FAILURES
+    from parity_format.stage_failures import STAGE_FAILURES, USER_PATH
+    from parity_format.user_path_members import PROVENANCE_KEY
     from producer.decode import decode_outputs
     from producer.observations import PROBES
+    from torch_hooks.noise_draw import NOISE_MEMBER
 
     raw = prepared.raw
     recorded = options.variation.provenance()
@@ -242,6 +255,13 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
     result = original.infer(prepared.inputs, options.seed)
     failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
+    try:
+        user = user_path.run(job.tag, raw, prepared.inputs, result.outputs.get(NOISE_MEMBER))
+        user_outputs, user_provenance = user.outputs, {PROVENANCE_KEY: user.provenance}
+    except Exception as exc:  # an optional stage: recorded, and the policy check FAILs naming it
+        debug_traceback(exc)
+        failures[USER_PATH] = f"{type(exc).__name__}: {exc}"
+        user_outputs, user_provenance = {}, {}
     batch = len(raw.language)
     return Artifact(
         embodiment_tag=job.tag,
@@ -250,7 +270,7 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
         inputs=result.inputs,
         input_torch_dtypes=result.input_torch_dtypes,
         raw=raw,
-        outputs={**result.outputs, **decode},
+        outputs={**result.outputs, **decode, **user_outputs},
         provenance={
             **meta,
             "image_size": list(job.sizes[0]),
@@ -259,6 +279,7 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
             **({STAGE_FAILURES: failures} if failures else {}),
             **recorded,
+            **user_provenance,
         },
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from consumer.checks import decode, embodiment_ids, model, preprocessor
+from consumer.checks import decode, embodiment_ids, model, policy, preprocessor
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence
 
 if TYPE_CHECKING:
@@ -50,6 +50,12 @@ REGISTRY: dict[str, Check] = {
             "embodiment_ids",
             embodiment_ids.embodiment_id_parity,
             "the original's built-in tag -> projector id table vs LeRobot's, for every tag the original defines",
+        ),
+        Check(
+            "policy",
+            policy.policy_parity,
+            "raw observations + noise -> LeRobot's GrootPolicy with its processors (fp32 and as shipped) -> decoded "
+            "actions vs the original's Gr00tPolicy (and its float64 reference)",
         ),
     )
 }

@@ -34,6 +34,7 @@ class Session(Protocol):
 
     settings: Settings
     fingerprints: FingerprintCache
+    cache: dict[str, Any]  # per-check state kept for the run (the policy check's models and copies)
 
     def checkpoint_for(self, artifact: Artifact) -> Path: ...
 

@@ -121,27 +121,35 @@ class LeRobotModel:
 
 def build_processors(ckpt: Path, tag: str) -> tuple[Any, Any, list[str]]:
     """LeRobot's (preprocessor, postprocessor) pair for this checkpoint and tag, from the factory users call."""
-    from lerobot.policies.groot.configuration_groot import GROOT_N1_7_BACKBONE_MODEL, GrootConfig
-    from lerobot.policies.groot.processor_groot import GrootN17VLMEncodeStep, make_groot_pre_post_processors
+    from lerobot.policies.groot.configuration_groot import GrootConfig
+    from lerobot.policies.groot.processor_groot import make_groot_pre_post_processors
 
     notes: list[str] = []
     model_config = read_json(ckpt / "config.json")
     dims = {k: int(model_config[k]) for k in ("max_state_dim", "max_action_dim") if k in model_config}
     config = GrootConfig(base_model_path=str(ckpt.resolve()), embodiment_tag=tag, device="cpu", **dims)
     preprocessor, postprocessor = make_groot_pre_post_processors(config)
+    notes += point_vlm_step_at_backbone(preprocessor, ckpt)
+    return preprocessor, postprocessor, notes
+
+
+def point_vlm_step_at_backbone(preprocessor: Any, ckpt: Path) -> list[str]:
+    """LeRobot's VLM step always tokenizes with Cosmos-Reason2-2B: point it at the checkpoint's own backbone."""
+    from lerobot.policies.groot.configuration_groot import GROOT_N1_7_BACKBONE_MODEL
+    from lerobot.policies.groot.processor_groot import GrootN17VLMEncodeStep
 
     backbone = str(read_json(ckpt / "processor_config.json").get("processor_kwargs", {}).get("model_name", ""))
-    if backbone and backbone != GROOT_N1_7_BACKBONE_MODEL:
-        local = ckpt / backbone
-        target = str(local.resolve()) if local.is_dir() else backbone
-        for step in preprocessor.steps:
-            if isinstance(step, GrootN17VLMEncodeStep):
-                step.model_name = target
-        notes.append(
-            f"LeRobot's VLM step hard-codes {GROOT_N1_7_BACKBONE_MODEL}; pointed it at the checkpoint's backbone "
-            f"{backbone!r}"
-        )
-    return preprocessor, postprocessor, notes
+    if not backbone or backbone == GROOT_N1_7_BACKBONE_MODEL:
+        return []
+    local = ckpt / backbone
+    target = str(local.resolve()) if local.is_dir() else backbone
+    for step in preprocessor.steps:
+        if isinstance(step, GrootN17VLMEncodeStep):
+            step.model_name = target
+    return [
+        f"LeRobot's VLM step hard-codes {GROOT_N1_7_BACKBONE_MODEL}; pointed it at the checkpoint's backbone "
+        f"{backbone!r}"
+    ]
 
 
 def is_single_observation(raw: RawObservation) -> bool:

@@ -33,6 +33,7 @@ from parity_format.safe_text import safe_text
 from comparison.stage_comparison import StageComparison
 from parity_format.stage_keys import canonical_stage_key, pipeline_position, stage_label
 from comparison.status import Status
+from comparison.tier_tables import TIER_HEADER, tier_rows, tier_summary
 from artifact_tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
 
 PROG = "groot-parity-report"
@@ -346,6 +347,8 @@ def _result_section(result: CheckResult, number: int, out_dir: Path, output: Rep
         blocks += _stage_block(result.stages, stem, label, out_dir, output)
     if result.action_abs_diff is not None:
         blocks += _action_block(result.action_abs_diff, stem, label, out_dir, output)
+    if result.tiers:
+        blocks += [f"**Tiers:** {md(tier_summary(result))}", "\n".join(md_table(TIER_HEADER, tier_rows(result)))]
     if result.status == Status.FAIL:
         stage_report = result.stages.report if result.stages else None
         for report, what in ((result.report, "per-tensor results"), (stage_report, "per-stage results")):

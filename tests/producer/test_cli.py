@@ -120,14 +120,28 @@ class FakeOriginal:
         return OriginalResult(prepared.inputs, prepared.torch_dtypes, np.zeros((prepared.batch, 16, 8), np.float32))
 
 
+class FakeUserPath:
+    """Stands in for the original's Gr00tPolicy runs (producer/user_path.py): nothing recorded."""
+
+    def __init__(self, original: FakeOriginal) -> None:
+        self.original = original
+
+    def run(self, tag: str, raw, prepared, noise):
+        from producer.user_path import UserPathRun
+
+        return UserPathRun({}, {"policy": "fake"})
+
+
 def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
     tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.user_path
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
@@ -149,6 +163,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.user_path
     from producer.pipeline import PREPARE_AHEAD
 
     made: list[FakeOriginal] = []
@@ -165,6 +180,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", CollatorFails)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
@@ -188,10 +204,12 @@ def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.user_path
     from parity_format.artifact import read_artifact
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", "libero_sim"]
     assert main([*base, "--image-size", "24x32+16x16"]) == 0
@@ -211,6 +229,7 @@ def test_a_failing_write_fails_its_tag_only(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.user_path
     import producer.writing
     from parity_format.artifact import write_artifact
 
@@ -221,6 +240,7 @@ def test_a_failing_write_fails_its_tag_only(
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     monkeypatch.setattr(producer.writing, "write_artifact", full_disk)
     tags = "libero_sim,robocasa_panda_omron"
@@ -258,6 +278,7 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
 
     import producer.decode
     import producer.original
+    import producer.user_path
     import sources.checkpoint
     from parity_format.artifact import read_artifact
     from sources.checkpoint import checkpoint_fingerprint, content_fingerprint
@@ -275,6 +296,7 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
     monkeypatch.setattr(sources.checkpoint, "content_fingerprint", recording(content_fingerprint))
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "gr00t_installed", lambda: True)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim", "--image-size", "32x32"]
@@ -314,6 +336,7 @@ def test_a_failed_tag_leaves_no_prefetched_compression_behind(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.user_path
     import producer.writing
 
     left_over: list[int] = []
@@ -326,6 +349,7 @@ def test_a_failed_tag_leaves_no_prefetched_compression_behind(
     monkeypatch.setattr(producer.original, "OriginalGr00t", LargeInputs)
     monkeypatch.setattr(producer.writing, "BackgroundWriter", RecordingWriter)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
+    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"  # new_embodiment fails in infer (FakeOriginal)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])

@@ -1,0 +1,226 @@
+"""The original's user path: NVIDIA's ``Gr00tPolicy.get_action`` as its users run it, plus exact references.
+
+What an NVIDIA user gets is ``gr00t.policy.gr00t_policy.Gr00tPolicy(tag, path, device=...).get_action(obs)``:
+the policy loads the checkpoint, casts model AND collated inputs to bfloat16, runs ``get_action`` and decodes
+with its processor. This module runs that class itself (never a copy of its steps) on the artifact's raw
+observation, with the recorded flow-matching noise injected (``torch_hooks.noise_draw``), and records the
+decoded actions per key (names: ``parity_format.user_path_members``):
+
+* ``bfloat16``: the policy exactly as shipped;
+* ``float32``: the same policy object with two scoped adaptations, each recorded in the provenance notes:
+  its model is the producer's float32 (SDPA) load, and its input cast (``_rec_to_dtype``) targets float32;
+* ``float64``: the reference. The producer's model in float64 on the same collated inputs and noise, decoded
+  with the original's ``decode_action``. Skipped, and said so in the manifest, where a float64 copy of the
+  model does not fit in the memory of the device (the full-size checkpoint on a 24 GB machine).
+
+WHY one Gr00tPolicy model per checkpoint: the policy's load does not depend on the tag, so the model the
+first tag's policy loaded is handed to the next tags' ``Gr00tPolicy`` (a scoped stand-in for the
+``AutoModel`` it calls); each tag still builds its own policy (processor, modality configs, checks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from parity_format.artifact import RawObservation
+from parity_format.decode_members import LIBERO_TAG
+from parity_format.user_path_members import FULL, REFERENCE, SHIPPED, user_path_action
+from sources.checkpoint import backbone_workdir
+from torch_hooks.noise_draw import intercept_noise_draw
+
+POLICY_CLASS = "gr00t.policy.gr00t_policy.Gr00tPolicy"
+FP64_HEADROOM = 1.25  # activations and the decode on top of the float64 weights
+
+
+@dataclass
+class UserPathRun:
+    """One artifact's user-path members (names without ``out::``) and what the manifest says about them."""
+
+    outputs: dict[str, np.ndarray]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+class _LoadedModel:
+    """Stands in for ``AutoModel`` inside one ``Gr00tPolicy.__init__``: hands back the model already loaded."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def from_pretrained(self, *_args: Any, **_kwargs: Any) -> Any:
+        return self.model
+
+
+@contextlib.contextmanager
+def _patched(module: Any, name: str, value: Any) -> Iterator[None]:
+    """``module.name = value`` for the duration of the context, restored even on error."""
+    saved = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, saved)
+
+
+def available_memory_bytes(device: str) -> int | None:
+    """Free memory on ``device`` (CUDA: the allocator's free bytes; CPU: MemAvailable), None when unknown."""
+    import torch
+
+    if device.startswith("cuda"):
+        return int(torch.cuda.mem_get_info(torch.device(device))[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def fp64_problem(model: Any, device: str) -> str | None:
+    """Why a float64 copy of ``model`` cannot be made here (one line), or None when it fits."""
+    values = sum(t.numel() for t in model.parameters()) + sum(t.numel() for t in model.buffers())
+    needed = values * 8 * FP64_HEADROOM
+    free = available_memory_bytes(device)
+    if free is None:
+        return None  # unknown: try, a MemoryError then fails the tag loudly
+    if needed > free:
+        return (
+            f"a float64 copy of the model ({values / 1e9:.2f}e9 values) needs {needed / 2**30:.1f} GiB, "
+            f"{free / 2**30:.1f} GiB free on {device}"
+        )
+    return None
+
+
+def nested(tensors: dict[str, Any], device: str) -> dict[str, Any]:
+    """Dotted collated inputs -> the nested dict ``get_action`` takes."""
+    out: dict[str, Any] = {}
+    for dotted, tensor in tensors.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = tensor.to(device)
+    return out
+
+
+class OriginalUserPath:
+    """The original's ``Gr00tPolicy`` per tag, and the float64 reference, for one checkpoint."""
+
+    def __init__(self, original: Any) -> None:
+        self.original = original  # producer.original.OriginalGr00t: processor + float32 model
+        self.ckpt: Path = original.ckpt
+        self.device: str = original.device
+        self._shipped_model: Any = None  # what the first Gr00tPolicy loaded (bfloat16)
+        self._policies: dict[str, Any] = {}
+        self._fp64_model: Any = None
+        self._fp64_problem: str | None = None
+        self._fp64_checked = False
+
+    def policy(self, tag: str) -> Any:
+        """``Gr00tPolicy(tag, ckpt, device=...)``, built once per tag; later tags reuse the first load."""
+        if tag in self._policies:
+            return self._policies[tag]
+        import gr00t.policy.gr00t_policy as policy_module
+
+        reuse = (
+            _patched(policy_module, "AutoModel", _LoadedModel(self._shipped_model))
+            if self._shipped_model is not None
+            else contextlib.nullcontext()
+        )
+        with backbone_workdir(self.ckpt), reuse:
+            policy = policy_module.Gr00tPolicy(embodiment_tag=tag, model_path=str(self.ckpt), device=self.device)
+        self._shipped_model = policy.model
+        self._policies[tag] = policy
+        return policy
+
+    def fp64_model(self) -> Any:
+        """The producer's float32 model copied to float64, or None (``fp64_problem`` says why)."""
+        if not self._fp64_checked:
+            import torch
+
+            self._fp64_checked = True
+            self._fp64_problem = fp64_problem(self.original.model, self.device)
+            if self._fp64_problem is None:
+                self._fp64_model = copy.deepcopy(self.original.model).to(dtype=torch.float64).eval()
+        return self._fp64_model
+
+    def run(self, tag: str, raw: RawObservation, prepared: Any, noise: np.ndarray | None) -> UserPathRun:
+        """Every user-path member of one artifact, from ``raw`` (the policy) and ``prepared`` (the reference)."""
+        if noise is None:
+            raise ValueError(
+                "the original's get_action recorded no flow-matching noise: the user path cannot replay it"
+            )
+        import gr00t.policy.gr00t_policy as policy_module
+        import torch
+        from gr00t.data.embodiment_tags import EmbodimentTag
+
+        policy = self.policy(tag)
+        observation = {
+            "video": dict(raw.video),
+            "state": dict(raw.state),
+            "language": {policy.language_key: [[text] for text in raw.language]},
+        }
+        keys = list(policy.modality_configs["action"].modality_keys)
+        decoded: dict[str, dict[str, np.ndarray]] = {}
+
+        def get_action() -> dict[str, np.ndarray]:
+            with intercept_noise_draw(noise.shape, noise) as draws:
+                actions, _info = policy.get_action(observation)
+            draws.require_one("replaced")
+            return {k: np.ascontiguousarray(actions[k], dtype=np.float32) for k in keys}
+
+        decoded[SHIPPED] = get_action()
+        shipped_model, real_cast = policy.model, policy_module._rec_to_dtype
+
+        def cast_to_float32(value: Any, dtype: Any) -> Any:
+            return real_cast(value, torch.float32)
+
+        try:  # the same policy object, in float32
+            policy.model = self.original.model
+            with _patched(policy_module, "_rec_to_dtype", cast_to_float32):
+                decoded[FULL] = get_action()
+        finally:
+            policy.model = shipped_model
+
+        notes = [
+            f"{SHIPPED}: {POLICY_CLASS}(embodiment_tag, model_path, device={self.device!r}).get_action, as shipped "
+            f"(model {str(shipped_model.dtype).removeprefix('torch.')}, attention "
+            f"{getattr(shipped_model.backbone.model.config, '_attn_implementation', 'unknown')})",
+            f"{FULL}: the same policy with its model replaced by the checkpoint loaded in float32 with SDPA "
+            "attention, and its collated-input cast (_rec_to_dtype) targeting float32 instead of bfloat16",
+        ]
+        model64 = self.fp64_model()
+        if model64 is not None:
+            with intercept_noise_draw(noise.shape, noise) as draws, torch.inference_mode():
+                out = model64.get_action(**nested(prepared.tensors, self.device))
+            draws.require_one("replaced")
+            action64 = out["action_pred"].detach().to(device="cpu", dtype=torch.float64).numpy()
+            states = {k: v.copy() for k, v in raw.state.items()}
+            reference = self.original.processor.decode_action(action64.copy(), EmbodimentTag(tag), states)
+            decoded[REFERENCE] = {k: np.ascontiguousarray(reference[k], dtype=np.float64) for k in keys}
+            notes.append(
+                f"{REFERENCE}: the float32 model copied to float64, get_action on the collated inputs and the "
+                "recorded noise, decoded with the processor's decode_action (kept in float64)"
+            )
+        outputs = {user_path_action(k, p): v for p, arrays in decoded.items() for k, v in arrays.items()}
+        if tag == LIBERO_TAG:
+            from producer.decode import libero_env_actions
+
+            for precision, arrays in decoded.items():
+                dtype = np.float64 if precision == REFERENCE else np.float32
+                env = libero_env_actions(arrays, keys, dtype=dtype)
+                outputs.update({user_path_action(k, precision, env=True): env[k] for k in keys})
+        provenance = {
+            "policy": POLICY_CLASS,
+            "precisions": list(decoded),
+            "fp64_reference": {"recorded": model64 is not None, "reason": self._fp64_problem or ""},
+            "notes": notes,
+        }
+        return UserPathRun(outputs, provenance)
