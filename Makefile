@@ -32,6 +32,7 @@ BATCH_SIZE      ?= 2
 IMAGE_SIZES     ?= 256x256 240x320
 PLAN            ?=
 COMPRESSION     ?= fast
+EPISODE         ?=
 # make publish / fetch (a Hub dataset repo; REVISION and TAGS as above)
 REPO            ?=
 ARTIFACTS       ?= $(OUT)
@@ -121,11 +122,12 @@ demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_ALT_DIR)
 
-produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT
+produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT (EPISODE=1: episodes)
 	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_PY) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
+	  $(if $(EPISODE),--episode) \
 	  --compression $(COMPRESSION) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
 publish: consumer-env ## upload ARTIFACTS (default OUT) to the Hub dataset REPO [REVISION=branch], one commit
@@ -146,6 +148,8 @@ fixtures: producer-env ## regenerate the golden fixtures of both fixture checkpo
 	  IMAGE_SIZES=256x256
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu COMPRESSION=small \
 	  IMAGE_SIZES=480x640+256x256 TAGS=new_embodiment
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
 
 tiny-checkpoint: consumer-env ## rebuild both tiny random-weight checkpoint fixtures (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)

@@ -21,6 +21,7 @@ from consumer.checks.base import Skip
 from consumer.parallel import worker_cuda_device
 from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
+from parity_format.episode_members import discover_episodes, episode_tag
 from parity_format.errors import ArtifactError
 from parity_format.naming import discover_artifacts, tag_from_filename
 from parity_format.safe_text import safe_text
@@ -39,6 +40,14 @@ def discover(directory: Path) -> list[Case]:
     return [Case(p, str(p.parent.relative_to(directory)), tag_from_filename(p.name) or p.stem) for p in paths]
 
 
+def discover_episode_cases(directory: Path) -> list[Case]:
+    """Episode artifacts (``episode_n1_7_<tag>.npz``) in ``directory`` and one level below, as cases."""
+    return [
+        Case(p, str(p.parent.relative_to(directory)), episode_tag(p.name) or p.stem)
+        for p in discover_episodes(directory)
+    ]
+
+
 class ParitySession:
     """What is loaded once per run: checkpoints resolved, LeRobot models, results for the JSON report."""
 
@@ -46,6 +55,7 @@ class ParitySession:
         self.settings = settings
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
+        self._policies: dict[tuple[Path, str, str, int], tuple[Any, list[str]]] = {}
         self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
 
     def device_for(self, artifact: Artifact) -> str:
@@ -98,6 +108,18 @@ class ParitySession:
         if (ckpt, device) not in self._models:
             self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
         return self._models[ckpt, device]
+
+    def policy(self, artifact: Artifact, ckpt: Path, device: str, action_dim: int) -> tuple[Any, list[str]]:
+        """LeRobot's GrootPolicy for the artifact's tag around the cached model (consumer/lerobot_side/policy.py)."""
+        from consumer.lerobot_side.policy import build_policy, camera_shapes
+
+        key = (ckpt, device, artifact.embodiment_tag, action_dim)
+        if key not in self._policies:
+            model = self.model(ckpt, device).model
+            self._policies[key] = build_policy(
+                model, ckpt, artifact.embodiment_tag, action_dim, camera_shapes(artifact)
+            )
+        return self._policies[key]
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:

@@ -22,7 +22,7 @@ from parity_format.codecs import DEFAULT_COMPRESSION
 
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
-    from producer.original import OriginalGr00t, PreparedInputs
+    from producer.original import OriginalGr00t, OriginalResult, PreparedInputs
     from producer.writing import BackgroundWriter, Written
     from sources.checkpoint import CheckpointRef
 
@@ -38,6 +38,7 @@ class ProduceOptions:
     probes: bool = False
     path_root: Path = Path()  # manifests record local paths relative to this directory
     compression: str = DEFAULT_COMPRESSION
+    episode: bool = False  # one seeded episode per tag (producer/episode.py) instead of artifacts
 
 
 @dataclass
@@ -222,6 +223,7 @@ def batch_size(options: ProduceOptions) -> int:
 def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
     """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
     from parity_format.artifact import Artifact
+    from parity_format.rtc_members import RTC_PROVENANCE
     from producer.decode import decode_outputs
     from producer.observations import PROBES
 
@@ -229,6 +231,7 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
     result = original.infer(prepared.inputs, options.seed)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
     batch = len(raw.language)
+    rtc, rtc_record = rtc_members(original, prepared.inputs, result, decode, job.tag)
     return Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,
@@ -236,15 +239,28 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
         inputs=result.inputs,
         input_torch_dtypes=result.input_torch_dtypes,
         raw=raw,
-        outputs={**result.outputs, **decode},
+        outputs={**result.outputs, **decode, **rtc},
         provenance={
             **meta,
             "image_size": list(job.sizes[0]),
             "camera_image_sizes": prepared.camera_sizes,
             "batch_size": batch,
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
+            RTC_PROVENANCE: rtc_record,
         },
     )
+
+
+def rtc_members(
+    original: OriginalGr00t, prepared: PreparedInputs, result: OriginalResult, decode: dict, tag: str
+) -> tuple[dict, dict]:
+    """The real-time-chunking cases (producer/rtc.py), run from this artifact's recorded noise."""
+    from producer.rtc import rtc_outputs, tag_action_dim
+    from torch_hooks.noise_draw import NOISE_MEMBER
+
+    keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
+    noise = result.outputs[NOISE_MEMBER]
+    return rtc_outputs(original, prepared, noise, result.action_pred, tag_action_dim(decode, keys))
 
 
 @dataclass
