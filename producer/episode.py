@@ -188,9 +188,9 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
 
     from parity_format.artifact import write_artifact
     from parity_format.episode_members import EPISODE_FOLDER, episode_filename
-    from producer.pipeline import TagOutcome, tag_failed
     from producer.embodiments import embodiment_spec
     from producer.original import OriginalGr00t, import_gr00t
+    from producer.pipeline import TagOutcome, tag_failed
     from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
     from sources.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
 
@@ -215,7 +215,8 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
     for tag in tags:
         started = time.perf_counter()
         try:
-            artifact = episode_artifact(original, embodiment_spec(ckpt, tag), statistics[tag]["state"], options.seed, meta)
+            spec = embodiment_spec(ckpt, tag)
+            artifact = episode_artifact(original, spec, statistics[tag]["state"], options.seed, meta)
             path = write_artifact(artifact, options.out_dir / EPISODE_FOLDER / episode_filename(tag))
         except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
             outcomes.append(tag_failed(tag, EPISODE_FOLDER, started, exc))

@@ -22,7 +22,7 @@ from parity_format.codecs import DEFAULT_COMPRESSION
 
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
-    from producer.original import OriginalGr00t, OriginalResult, PreparedInputs
+    from producer.original import OriginalGr00t, PreparedInputs
     from producer.writing import BackgroundWriter, Written
     from sources.checkpoint import CheckpointRef
 
@@ -226,12 +226,13 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
     from parity_format.rtc_members import RTC_PROVENANCE
     from producer.decode import decode_outputs
     from producer.observations import PROBES
+    from producer.rtc import rtc_for_artifact
 
     raw = prepared.raw
     result = original.infer(prepared.inputs, options.seed)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
     batch = len(raw.language)
-    rtc, rtc_record = rtc_members(original, prepared.inputs, result, decode, job.tag)
+    rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
     return Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,
@@ -249,18 +250,6 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
             RTC_PROVENANCE: rtc_record,
         },
     )
-
-
-def rtc_members(
-    original: OriginalGr00t, prepared: PreparedInputs, result: OriginalResult, decode: dict, tag: str
-) -> tuple[dict, dict]:
-    """The real-time-chunking cases (producer/rtc.py), run from this artifact's recorded noise."""
-    from producer.rtc import rtc_outputs, tag_action_dim
-    from torch_hooks.noise_draw import NOISE_MEMBER
-
-    keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
-    noise = result.outputs[NOISE_MEMBER]
-    return rtc_outputs(original, prepared, noise, result.action_pred, tag_action_dim(decode, keys))
 
 
 @dataclass

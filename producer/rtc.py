@@ -30,11 +30,11 @@ from parity_format.rtc_members import (
     model_member,
     rtc_provenance,
 )
-from torch_hooks.noise_draw import intercept_noise_draw
+from torch_hooks.noise_draw import NOISE_MEMBER, intercept_noise_draw
 from torch_hooks.stage_capture import capture_stages
 
 if TYPE_CHECKING:
-    from producer.original import OriginalGr00t, PreparedInputs
+    from producer.original import OriginalGr00t, OriginalResult, PreparedInputs
 
 # The ramp rate LeRobot passes unless configured (its GR00TN17 config's rtc_ramp_rate); the original
 # has no default: its caller must choose one.
@@ -214,3 +214,12 @@ def rtc_outputs(
 def tag_action_dim(decode: dict[str, np.ndarray], action_keys: list[str]) -> int:
     """The tag's action dim as a LeRobot user sees it: the dims of the original's decoded action keys, summed."""
     return sum(int(decode[decoded(key)].shape[-1]) for key in action_keys)
+
+
+def rtc_for_artifact(
+    original: OriginalGr00t, prepared: PreparedInputs, result: OriginalResult, decode: dict[str, np.ndarray], tag: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """An artifact's RTC members and provenance record, from its first chunk and recorded noise."""
+    keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
+    noise = result.outputs[NOISE_MEMBER]
+    return rtc_outputs(original, prepared, noise, result.action_pred, tag_action_dim(decode, keys))
