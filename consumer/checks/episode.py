@@ -203,8 +203,9 @@ def replay(
     queue: dict[str, list[np.ndarray]] = {"queue": [], "queue_a": [], "queue_b": []}
     for step in range(steps):
         replans = step % n_steps == 0
+        batch = single.observe(raw, step)  # one preprocessing per step: the queue paths decode nothing
         for name, user in (("queue", single), ("queue_a", pair[0]), ("queue_b", pair[1])):
-            action, draws = user.select_action(user.observe(raw, step), chunk_noise(step))
+            action, draws = user.select_action(batch, chunk_noise(step))
             queue[name].append(action[0])
             if draws != int(replans):
                 problems.append(

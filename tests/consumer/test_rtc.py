@@ -137,3 +137,14 @@ def test_missing_case_member_fails_naming_it(
 
     result = session.run(edited(golden_square, tmp_path / member, drop), "rtc")
     assert result.status == Status.FAIL and f"out::{member}" in result.message
+
+
+def test_leftover_tail_applies_exactly_when_the_leftover_outgrows_the_overlap(golden_square: Path) -> None:
+    from consumer.known_divergences import divergences_for
+
+    ckpt = golden_square.parents[2] / "tiny-groot-n1.7"
+    artifact = read_artifact(golden_square)
+    assert [d.name for d in divergences_for("rtc", artifact, ckpt)] == ["rtc-leftover-tail"]
+    for case in artifact.provenance[RTC_PROVENANCE]["conversion_cases"]:
+        case["real_rows"] = case["original_options"]["rtc_overlap_steps"]  # a leftover no longer than the overlap
+    assert divergences_for("rtc", artifact, ckpt) == []
