@@ -32,6 +32,7 @@ CONVERSION_CASE = "rtc_user."
 PREFIX = "prefix"
 ACTION_PRED = "action_pred"
 LEFTOVER = "prev_chunk_left_over"
+NOT_RECORDED = "not_recorded"  # provenance "rtc": {"not_recorded": why} on artifacts written without cases
 
 
 class RtcRecordError(ValueError):
@@ -128,13 +129,21 @@ def rtc_provenance(model_cases: list[ModelCase], conversion_cases: list[Conversi
     }
 
 
+def rtc_not_recorded(provenance: Mapping[str, Any]) -> str | None:
+    """Why the producer wrote this artifact without RTC cases, when it says so."""
+    record = provenance.get(RTC_PROVENANCE)
+    return str(record[NOT_RECORDED]) if isinstance(record, Mapping) and NOT_RECORDED in record else None
+
+
 def read_rtc_provenance(provenance: Mapping[str, Any]) -> tuple[list[ModelCase], list[ConversionCase]] | None:
-    """The cases an artifact's provenance records; None when it records none (written before RTC cases)."""
+    """The cases an artifact's provenance records; None when it records none (older, or not recorded here)."""
     record = provenance.get(RTC_PROVENANCE)
     if record is None:
         return None
     if not isinstance(record, Mapping):
         raise RtcRecordError(f"provenance '{RTC_PROVENANCE}' must be an object, got {type(record).__name__}")
+    if NOT_RECORDED in record:
+        return None
     try:
         model = [
             ModelCase(str(c["name"]), str(c["about"]), RtcOptions.from_gr00t(c["options"]))

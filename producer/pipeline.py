@@ -62,6 +62,7 @@ class Job:
     sizes: list[tuple[int, int]]  # per camera, in camera order (the last repeats)
     folder: str
     label: str
+    rtc: bool = False  # record the real-time-chunking cases (producer/rtc.py) in this artifact
 
 
 @dataclass
@@ -98,10 +99,12 @@ def produce(
     if not gr00t_installed():
         import_gr00t()  # the install hint, before hashing a multi-GB checkpoint
     jobs = []
-    for hw_list, tag in ((size, tag) for size in sizes for tag in tags):
+    for position, hw_list, tag in ((i, size, tag) for i, size in enumerate(sizes) for tag in tags):
         folder = f"probes-{size_label(hw_list)}" if options.probes else size_label(hw_list)
         label = f"[{len(jobs) + 1}/{len(sizes) * len(tags)}] {tag} @ {folder}"
-        jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label))
+        # RTC cases act on the action head only: once per tag (the first size), not for probes
+        rtc = position == 0 and not options.probes
+        jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label, rtc))
     outcomes: dict[int, TagOutcome] = {}
     writes: list[PendingWrite] = []  # submission order; reported as they finish
     fingerprints = fingerprint_in_background(ckpt)
@@ -223,7 +226,7 @@ def batch_size(options: ProduceOptions) -> int:
 def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: Job, prepared: Prepared) -> Artifact:
     """``get_action`` on the prepared inputs, the decoded actions, and the artifact that records them."""
     from parity_format.artifact import Artifact
-    from parity_format.rtc_members import RTC_PROVENANCE
+    from parity_format.rtc_members import NOT_RECORDED, RTC_PROVENANCE
     from producer.decode import decode_outputs
     from producer.observations import PROBES
     from producer.rtc import rtc_for_artifact
@@ -232,7 +235,16 @@ def run_job(options: ProduceOptions, original: OriginalGr00t, meta: dict, job: J
     result = original.infer(prepared.inputs, options.seed)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed)
     batch = len(raw.language)
-    rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
+    if job.rtc:
+        rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
+    else:  # said in the artifact, so the consumer's skip names the reason
+        rtc, rtc_record = (
+            {},
+            {
+                NOT_RECORDED: "real-time-chunking cases are recorded once per tag per run, in the "
+                "first --image-size's artifact, and not for probes"
+            },
+        )
     return Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,

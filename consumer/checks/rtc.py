@@ -37,6 +37,7 @@ from parity_format.rtc_members import (
     conversion_member,
     model_member,
     read_rtc_provenance,
+    rtc_not_recorded,
 )
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ def locate(expected: np.ndarray, actual: np.ndarray, options: RtcOptions) -> str
 
 def rtc_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
     recorded = read_rtc_provenance(artifact.provenance or {})
+    why_not = rtc_not_recorded(artifact.provenance or {})
+    if why_not is not None:
+        raise Skip(f"{case.path.name} records no real-time-chunking cases: {why_not}")
     if recorded is None:
         raise Skip(f"{case.path.name} records no real-time-chunking cases (written before them); {REGENERATE_HINT}")
     model_cases, conversion_cases = recorded

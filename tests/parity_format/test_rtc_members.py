@@ -47,3 +47,11 @@ def test_regions_split_the_new_chunk_at_frozen_and_overlap() -> None:
 def test_member_names() -> None:
     assert model_member("frozen0", "prefix") == "rtc.frozen0.prefix"
     assert conversion_member("leftover", "action_pred") == "rtc_user.leftover.action_pred"
+
+
+def test_an_artifact_written_without_cases_says_why() -> None:
+    from parity_format.rtc_members import NOT_RECORDED, rtc_not_recorded
+
+    provenance = {RTC_PROVENANCE: {NOT_RECORDED: "once per tag"}}
+    assert rtc_not_recorded(provenance) == "once per tag" and read_rtc_provenance(provenance) is None
+    assert rtc_not_recorded({}) is None
