@@ -148,3 +148,9 @@ def test_leftover_tail_applies_exactly_when_the_leftover_outgrows_the_overlap(go
     for case in artifact.provenance[RTC_PROVENANCE]["conversion_cases"]:
         case["real_rows"] = case["original_options"]["rtc_overlap_steps"]  # a leftover no longer than the overlap
     assert divergences_for("rtc", artifact, ckpt) == []
+
+
+def test_an_artifact_written_without_cases_skips_naming_why(golden_square: Path, session: ParitySession) -> None:
+    other_size = golden_square.parents[1] / "240x320" / golden_square.name  # cases are recorded at the first size
+    result = session.run(Case(other_size, "240x320", "libero_sim"), "rtc")
+    assert result.status == Status.SKIP and "first --image-size" in result.message
