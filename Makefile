@@ -37,6 +37,8 @@ COMPRESSION     ?= fast
 VIDEO_STEPS     ?=
 CAMERA_ORDER    ?=
 LABEL           ?=
+# EPISODE=1: write one episode artifact per tag (producer/episode.py) instead of the per-tag artifacts
+EPISODE         ?=
 # make publish / fetch (a Hub dataset repo; REVISION and TAGS as above)
 REPO            ?=
 ARTIFACTS       ?= $(OUT)
@@ -133,11 +135,12 @@ demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_ALT_DIR)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_VARIANTS_DIR)
 
-produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT
+produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT (EPISODE=1: episodes)
 	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_RUN) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
+	  $(if $(EPISODE),--episode) \
 	  --compression $(COMPRESSION) $(if $(VIDEO_STEPS),--video-steps $(VIDEO_STEPS)) \
 	  $(if $(CAMERA_ORDER),--camera-order $(CAMERA_ORDER)) $(if $(LABEL),--label $(LABEL)) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
@@ -178,6 +181,8 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=sized
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_MINIMAL_CKPT) OUT=$(GOLDEN_VARIANTS_DIR) DEVICE=cpu \
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=minimal
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
 
 tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)

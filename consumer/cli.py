@@ -21,13 +21,13 @@ from comparison.status import Status
 from comparison.tables import align_columns
 from comparison.tier_tables import tier_summary
 from comparison.tolerance_blindness import blind_spots
-from consumer.checks import CHECKS, REGISTRY
+from consumer.checks import CHECKS, EPISODE_CHECKS, REGISTRY
 from consumer.ci_env import running_in_ci
 from consumer.exit_policy import exit_code, run_problems
 from consumer.preflight import check_environment
 from consumer.reports.json_report import write_json_report
 from consumer.reports.report_file import ReportDirError
-from consumer.session import ParitySession, discover
+from consumer.session import ParitySession, discover, discover_episode_cases
 from consumer.settings import KNOBS, SettingsError, artifact_dir_from, settings_from_env
 from parity_format.safe_text import safe_lines, safe_text
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="artifact directory or hf://datasets/<org>/<name>@<rev>[/<subdir>] (default: GROOT_N1_7_PARITY_DIR)",
     )
     parser.add_argument("--tags", default="", help="only these embodiment tags (comma-separated)")
-    parser.add_argument("--check", choices=CHECKS, action="append", help="only this check (repeatable)")
+    parser.add_argument("--check", choices=tuple(REGISTRY), action="append", help="only this check (repeatable)")
     return parser
 
 
@@ -90,16 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     cases = discover(directory)
     wanted = {t.strip() for t in args.tags.split(",") if t.strip()}
     cases = [c for c in cases if not wanted or c.tag in wanted]
-    if not cases:
+    episodes = [c for c in discover_episode_cases(directory) if not wanted or c.tag in wanted]
+    if not cases and not episodes:
         print(f"groot-parity-consume: error: no artifacts in {directory}/ (run `make produce`)", file=sys.stderr)
         return 2
     session = ParitySession(settings)
     blind = blind_spots(settings.tolerances)  # said before the run and again in the summary (issue 25)
     for line in blind:
         print(f"WARNING: {line}", flush=True)
-    checks = args.check or list(CHECKS)
-    total = len(cases) * len(checks)
-    for index, (case, check) in enumerate(((c, k) for c in cases for k in checks), start=1):
+    checks = [k for k in args.check or CHECKS if k in CHECKS]
+    pairs = [(c, k) for c in cases for k in checks]
+    pairs += [(c, k) for c in episodes for k in args.check or EPISODE_CHECKS if k in EPISODE_CHECKS]
+    total = len(pairs)
+    for index, (case, check) in enumerate(pairs, start=1):
         print(f"[{index}/{total}] {safe_text(case.case_id)} {check} ...", end=" ", flush=True)
         result = session.run(case, check)
         print(f"{result.status.text} ({result.seconds:.1f}s)", flush=True)
@@ -126,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     sources = Counter(r.noise_source for r in session.results if r.noise_source)
     if sources:
         print("noise (model check): " + ", ".join(f"{label} x{n}" for label, n in sources.items()))
+    for r in session.results:
+        if r.check in EPISODE_CHECKS and r.notes:
+            print(f"episode {safe_text(r.case.tag)} ({r.status.text}): " + safe_text("; ".join(r.notes)))
     print("\nworst per tensor over all artifacts (float tensors; scale err = max|diff| / max|expected|):")
     print("\n".join(figures(session.results)))
     warnings = [

@@ -20,6 +20,7 @@ from typing import Any
 from consumer.divergence_scope import Uncovered, latest_state_step, rows_with_instruction
 from consumer.user_path_conditions import lerobot_loads_in_bf16, raw_single_file_checkpoint
 from parity_format.artifact import Artifact
+from parity_format.rtc_members import read_rtc_provenance
 from sources.checkpoint import read_json
 
 ORIGINAL = "gr00t@626af89"
@@ -137,6 +138,22 @@ def _upstream_preprocessor(artifact: Artifact, ckpt: Path) -> bool:
     return bool(upstream_preprocessor_divergences(artifact, ckpt))
 
 
+LEFTOVER_BEYOND_OVERLAP_CASE = "beyond_execution_horizon"  # the producer's conversion case (producer/rtc.py)
+
+
+def _leftover_beyond_overlap(artifact: Artifact, _ckpt: Path) -> bool:
+    """The artifact records that conversion case, and its leftover has more real rows than the overlap.
+
+    The overlap is min(real rows, RTC execution_horizon, model horizon); LeRobot's conversion then keeps
+    the leftover's last rows where the original's semantics keep its first ones.
+    """
+
+    recorded = read_rtc_provenance(artifact.provenance or {})
+    return recorded is not None and any(
+        c.name == LEFTOVER_BEYOND_OVERLAP_CASE and c.real_rows > c.original_options.overlap for c in recorded[1]
+    )
+
+
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
     KnownDivergence(
         name="letterbox",
@@ -250,6 +267,34 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             "checkpoint without those tags in embodiment_id.json gets id 0 on LeRobot"
         ),
         applies=_records_embodiment_table,
+    ),
+    KnownDivergence(
+        name="rtc-leftover-tail",
+        check="rtc",
+        tensors=(f"rtc_user@{LEFTOVER_BEYOND_OVERLAP_CASE}",),
+        reason=(
+            "prev_chunk_left_over with more real rows R than k = min(RTC execution_horizon, model action "
+            f"horizon): {REIMPLEMENTATION}'s GrootPolicy._prepare_n1_7_rtc_inputs passes action_horizon=R "
+            "and rtc_overlap_steps=k, so the action head seeds the new chunk with the leftover's LAST k rows "
+            f"(R-k steps in the future); in {ORIGINAL}'s semantics the overlapping rows are the leftover's "
+            "first k (row 0 is the action due now), so the frozen steps are pinned to other actions. "
+            "lerobot-rollout's RTC engine cuts leftovers to execution_horizon first; direct "
+            "predict_action_chunk callers are exposed"
+        ),
+        applies=_leftover_beyond_overlap,
+    ),
+    KnownDivergence(
+        name="episode-state-history-refused",
+        check="episode",
+        tensors=(),
+        reason=(
+            f"state delta_indices with more than one step: {REIMPLEMENTATION}'s preprocessor takes "
+            "observation.state as (B, D) only (see state-history), so the model, configured for the "
+            "checkpoint's state history, refuses every step a LeRobot user feeds it; "
+            f"{ORIGINAL} runs the episode"
+        ),
+        applies=_state_history,
+        refusal=r"state history length does not match",
     ),
     KnownDivergence(
         name="per-step-decode-refused",

@@ -32,6 +32,7 @@ from consumer.memory_cap import (
 from consumer.parallel import worker_cuda_device
 from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
+from parity_format.episode_members import discover_episodes, episode_tag
 from parity_format.errors import ArtifactError
 from parity_format.safe_text import safe_text
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
@@ -43,6 +44,14 @@ class UnlistedFolder(Exception):
     """The case stands for a folder of the artifact directory that could not be listed."""
 
 
+def discover_episode_cases(directory: Path) -> list[Case]:
+    """Episode artifacts (``episode_n1_7_<tag>.npz``) in ``directory`` and one level below, as cases."""
+    return [
+        Case(p, str(p.parent.relative_to(directory)), episode_tag(p.name) or p.stem)
+        for p in discover_episodes(directory)
+    ]
+
+
 class ParitySession:
     """What is loaded once per run: checkpoints resolved, LeRobot models, results for the JSON report."""
 
@@ -50,6 +59,7 @@ class ParitySession:
         self.settings = settings
         self.results: list[CheckResult] = []
         self._models: dict[tuple[Path, str], Any] = {}
+        self._policies: dict[tuple[Path, str, str, int], tuple[Any, list[str]]] = {}
         self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
         self.cache: dict[str, Any] = {}  # per-check state kept for the run (the policy check's models)
 
@@ -104,6 +114,18 @@ class ParitySession:
             with load_allowance(weights_allowance(ckpt)):  # held once per run: not charged to the first case
                 self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
         return self._models[ckpt, device]
+
+    def policy(self, artifact: Artifact, ckpt: Path, device: str, action_dim: int) -> tuple[Any, list[str]]:
+        """LeRobot's GrootPolicy for the artifact's tag around the cached model (lerobot_side/rtc_policy.py)."""
+        from consumer.lerobot_side.rtc_policy import build_policy, camera_shapes
+
+        key = (ckpt, device, artifact.embodiment_tag, action_dim)
+        if key not in self._policies:
+            model = self.model(ckpt, device).model
+            self._policies[key] = build_policy(
+                model, ckpt, artifact.embodiment_tag, action_dim, camera_shapes(artifact)
+            )
+        return self._policies[key]
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:

@@ -10,19 +10,20 @@ import pytest
 
 from comparison.results import Case
 from comparison.status import Status
-from consumer.checks import CHECKS
+from consumer.checks import CHECKS, EPISODE_CHECKS
 from consumer.conftest import parity_session
-from consumer.session import ParitySession, discover
+from consumer.session import ParitySession, discover, discover_episode_cases
 from consumer.settings import ENV_DIR
 from parity_format.safe_text import safe_lines, safe_text
 
 CASES = discover(parity_session().settings.artifact_dir)
+EPISODES = discover_episode_cases(parity_session().settings.artifact_dir)
+PAIRS = [(c, k) for c in CASES for k in CHECKS] + [(c, k) for c in EPISODES for k in EPISODE_CHECKS]
 
 
-if CASES:
+if PAIRS:
 
-    @pytest.mark.parametrize("check", CHECKS)
-    @pytest.mark.parametrize("case", CASES, ids=[c.case_id for c in CASES])
+    @pytest.mark.parametrize(("case", "check"), PAIRS, ids=[f"{c.case_id}-{k}" for c, k in PAIRS])
     def test_parity(case: Case, check: str, parity_session: ParitySession) -> None:
         result = parity_session.run(case, check)
         table = safe_lines(result.report.format_table()) if result.report else ""  # names come from files

@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"compression CPU; docs/performance.md) (default: {DEFAULT_COMPRESSION})",
     )
     parser.add_argument(
+        "--episode",
+        action="store_true",
+        help="instead of artifacts, one seeded episode per tag (rollout loop, queue and RTC modes) into episode/",
+    )
+    parser.add_argument(
         "--probes",
         action="store_true",
         help="edge-case inputs (one probe per batch element; batch size at least 3) into probes-<size>/",
@@ -126,8 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, PreflightError) as exc:
         return fail(str(exc))
     try:
+        options = options_from(args)
         with out_dir_lock(args.out_dir):  # a second producer on the same folder is refused (issue 25)
-            outcomes = produce(options_from(args), ref, ckpt, tags, sizes)
+            if options.episode:
+                from producer.episode import produce_episodes
+
+                outcomes = produce_episodes(options, ref, ckpt, tags)
+            else:
+                outcomes = produce(options, ref, ckpt, tags, sizes)
     except (Gr00tUnavailable, OutDirBusy) as exc:
         return fail(str(exc))
     except Exception as exc:  # the original could not load this checkpoint: no tag can run
@@ -151,6 +162,7 @@ def options_from(args: argparse.Namespace) -> ProduceOptions:
         probes=args.probes,
         path_root=args.path_root,
         compression=args.compression,
+        episode=args.episode,
     )
 
 

@@ -92,6 +92,18 @@ def embodiment_id_table(processor: Any) -> dict[str, Any]:
     }
 
 
+def nested_inputs(tensors: dict[str, Any], device: str) -> dict[str, Any]:
+    """Dotted collated inputs -> the nested keyword arguments of the original's ``get_action``, on ``device``."""
+    nested: dict[str, Any] = {}
+    for dotted, tensor in tensors.items():
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = tensor.to(device)
+    return nested
+
+
 @dataclass
 class PreparedInputs:
     """One tag's collated inputs, as the original's processor and collator made them, before the model runs."""
@@ -211,14 +223,7 @@ class OriginalGr00t:
         """``get_action`` on prepared inputs, recording the stages and the flow-matching noise it draws."""
         import torch
 
-        model_inputs: dict[str, Any] = {}
-        for dotted, tensor in prepared.tensors.items():
-            node = model_inputs
-            *parents, leaf = dotted.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[leaf] = tensor.to(self.device)
-
+        model_inputs = nested_inputs(prepared.tensors, self.device)
         horizon = int(self.model.action_head.action_horizon)
         noise_shape = (prepared.batch, horizon, int(self.model.action_head.action_dim))
         torch.manual_seed(seed)  # right before sampling: the flow-matching noise is the only randomness

@@ -41,6 +41,7 @@ class ProduceOptions:
     path_root: Path = Path()  # manifests record local paths relative to this directory
     compression: str = DEFAULT_COMPRESSION
     variation: InputVariation = field(default_factory=InputVariation)  # producer/input_variations.py
+    episode: bool = False  # one seeded episode per tag (producer/episode.py) instead of artifacts
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Job:
     sizes: list[tuple[int, int]]  # per camera, in camera order (the last repeats)
     folder: str
     label: str
+    rtc: bool = False  # record the real-time-chunking cases (producer/rtc.py) in this artifact
 
 
 @dataclass
@@ -102,10 +104,12 @@ def produce(
     if not gr00t_installed():
         import_gr00t()  # the install hint, before hashing a multi-GB checkpoint
     jobs = []
-    for hw_list, tag in ((size, tag) for size in sizes for tag in tags):
+    for position, hw_list, tag in ((i, size, tag) for i, size in enumerate(sizes) for tag in tags):
         folder = options.variation.folder(size_label(hw_list), options.probes)
         label = f"[{len(jobs) + 1}/{len(sizes) * len(tags)}] {tag} @ {folder}"
-        jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label))
+        # RTC cases act on the action head only: once per tag (the first size), not for probes
+        rtc = position == 0 and not options.probes
+        jobs.append(Job(len(jobs) + 1, tag, hw_list, folder, label, rtc))
     outcomes: dict[int, TagOutcome] = {}
     writes: list[PendingWrite] = []  # submission order; reported as they finish
     fingerprints = fingerprint_in_background(ckpt)
@@ -242,10 +246,12 @@ def run_job(
     """``get_action`` on the prepared inputs, the decoded actions, the original's user path (Gr00tPolicy and
     the float64 reference, from the same noise), and the artifact that records them."""
     from parity_format.artifact import Artifact
+    from parity_format.rtc_members import NOT_RECORDED, RTC_PROVENANCE
     from parity_format.stage_failures import STAGE_FAILURES, USER_PATH
     from parity_format.user_path_members import PROVENANCE_KEY
     from producer.decode import decode_outputs
     from producer.observations import PROBES
+    from producer.rtc import rtc_for_artifact
     from torch_hooks.noise_draw import NOISE_MEMBER
 
     raw = prepared.raw
@@ -263,6 +269,16 @@ def run_job(
         failures[USER_PATH] = f"{type(exc).__name__}: {exc}"
         user_outputs, user_provenance = {}, {}
     batch = len(raw.language)
+    if job.rtc:
+        rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
+    else:  # said in the artifact, so the consumer's skip names the reason
+        rtc, rtc_record = (
+            {},
+            {
+                NOT_RECORDED: "real-time-chunking cases are recorded once per tag per run, in the "
+                "first --image-size's artifact, and not for probes"
+            },
+        )
     return Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,
@@ -270,7 +286,7 @@ def run_job(
         inputs=result.inputs,
         input_torch_dtypes=result.input_torch_dtypes,
         raw=raw,
-        outputs={**result.outputs, **decode, **user_outputs},
+        outputs={**result.outputs, **decode, **user_outputs, **rtc},
         provenance={
             **meta,
             "image_size": list(job.sizes[0]),
@@ -280,6 +296,7 @@ def run_job(
             **({STAGE_FAILURES: failures} if failures else {}),
             **recorded,
             **user_provenance,
+            RTC_PROVENANCE: rtc_record,
         },
     )
 

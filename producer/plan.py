@@ -36,8 +36,19 @@ from producer.arguments import ArgumentProblem, validate_run_options
 if TYPE_CHECKING:
     from producer.pipeline import ProduceOptions, TagOutcome
 
-ENTRY_KEYS = ("name", "ckpt", "revision", "subfolder", "allow_patterns", "tags", "image_sizes", "seed", "batch_size")
-DEFAULT_KEYS = ("tags", "image_sizes", "seed", "batch_size")
+ENTRY_KEYS = (
+    "name",
+    "ckpt",
+    "revision",
+    "subfolder",
+    "allow_patterns",
+    "tags",
+    "image_sizes",
+    "seed",
+    "batch_size",
+    "episode",
+)
+DEFAULT_KEYS = ("tags", "image_sizes", "seed", "batch_size", "episode")
 PLAN_SPELLING = {"seed": "seed", "batch_size": "batch_size", "image_sizes": "image_sizes"}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -57,6 +68,7 @@ class PlanEntry:
     image_sizes: list[str]
     seed: int
     batch_size: int
+    episode: bool = False  # also one seeded episode per tag (producer/episode.py) into <name>/episode/
 
 
 @dataclass
@@ -137,6 +149,12 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
             raise fail(f"{key} must be a list of strings")
         return [v.strip() for v in value]
 
+    def boolean(key: str) -> bool:
+        value = merged.get(key, False)
+        if not isinstance(value, bool):
+            raise fail(f"{key} must be true or false")
+        return value
+
     ckpt = text("ckpt", required=True)
     assert ckpt is not None
     subfolder = text("subfolder")
@@ -158,6 +176,7 @@ def _entry(path: Path, index: int, raw: Any, defaults: dict[str, Any]) -> PlanEn
         image_sizes=sizes,
         seed=merged["seed"],
         batch_size=merged["batch_size"],
+        episode=boolean("episode"),
     )
 
 
@@ -195,6 +214,10 @@ def run_plan(entries: list[PlanEntry], options: ProduceOptions) -> list[Checkpoi
                 probes=False,
             )
             outcome.tags = produce(entry_options, ref, ckpt, tags, sizes)
+            if entry.episode:
+                from producer.episode import produce_episodes
+
+                outcome.tags += produce_episodes(entry_options, ref, ckpt, tags)
         except (ValueError, PreflightError) as exc:
             outcome.detail = str(exc)
         except Exception as exc:  # loading this checkpoint failed: report it, go on with the next one

@@ -89,7 +89,9 @@ def intercept_noise_draw(shape: tuple[int, ...], replacement: np.ndarray | None 
             if draws.recorded is None:
                 draws.recorded = drawn.detach().to(dtype=torch.float32, device="cpu").numpy().copy()
             return drawn
-        injected = torch.from_numpy(np.ascontiguousarray(replacement, dtype=np.float32)).to(device=device, dtype=dtype)
+        # a fresh copy: the model edits its draw in place (real-time chunking writes the prefix into it),
+        # which must never reach the caller's recorded array
+        injected = torch.from_numpy(np.array(replacement, dtype=np.float32, copy=True)).to(device=device, dtype=dtype)
         return injected.requires_grad_(bool(kwargs.get("requires_grad", False)))
 
     torch.randn = randn

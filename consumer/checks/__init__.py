@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from consumer.checks import decode, embodiment_ids, model, policy, preprocessor
+from consumer.checks import decode, embodiment_ids, episode, model, policy, preprocessor, rtc
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence
 
 if TYPE_CHECKING:
@@ -47,6 +47,16 @@ REGISTRY: dict[str, Check] = {
             "the original's action_pred + raw state -> LeRobot's postprocessor (chunk and per-step) -> decoded actions",
         ),
         Check(
+            "rtc",
+            rtc.rtc_parity,
+            "the original's real-time-chunking cases -> LeRobot's get_action(options) and predict_action_chunk",
+        ),
+        Check(
+            "episode",
+            episode.episode_parity,
+            "an episode of the original's rollout loop -> LeRobot's select_action queue, chunks and RTC, step by step",
+        ),
+        Check(
             "embodiment_ids",
             embodiment_ids.embodiment_id_parity,
             "the original's built-in tag -> projector id table vs LeRobot's, for every tag the original defines",
@@ -59,14 +69,15 @@ REGISTRY: dict[str, Check] = {
         ),
     )
 }
-CHECKS: tuple[str, ...] = tuple(REGISTRY)
+EPISODE_CHECKS: tuple[str, ...] = ("episode",)  # run on episode artifacts (episode_n1_7_<tag>.npz) only
+CHECKS: tuple[str, ...] = tuple(name for name in REGISTRY if name not in EPISODE_CHECKS)
 
 
 def check_named(name: str) -> Check:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ValueError(f"unknown check {name!r}; expected one of {', '.join(CHECKS)}") from None
+        raise ValueError(f"unknown check {name!r}; expected one of {', '.join(REGISTRY)}") from None
 
 
 def unregistered_divergences(divergences: tuple[KnownDivergence, ...]) -> list[str]:

@@ -42,6 +42,8 @@ class Session(Protocol):
 
     def model(self, ckpt: Path, device: str) -> Any: ...
 
+    def policy(self, artifact: Artifact, ckpt: Path, device: str, action_dim: int) -> tuple[Any, list[str]]: ...
+
 
 def verdict(case: Case, check: str, report: ComparisonReport, known: Sequence[KnownDivergence] = ()) -> CheckResult:
     """Status and message of one check; ``report.problems`` (non-tensor failures) fail it and come first."""

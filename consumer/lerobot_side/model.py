@@ -79,13 +79,16 @@ class LeRobotModel:
         torch_dtypes: dict[str, str],
         seed: int | None,
         noise: np.ndarray | None = None,
+        *,
+        action: np.ndarray | None = None,
+        options: dict[str, Any] | None = None,
     ) -> LeRobotResult:
         """Feed the original's collated inputs byte-identical; start from the recorded ``noise`` when given
         (else from the recorded seed's draw).
 
         The noise replaces LeRobot's single ``torch.randn`` draw in ``get_action_with_features``, cast to
         the dtype and device that draw asks for; the guard raises NoiseInjectionError unless exactly one
-        draw of the noise's shape was replaced.
+        draw of the noise's shape was replaced. ``action`` + ``options``: a real-time-chunking call.
         """
         import torch
 
@@ -103,6 +106,8 @@ class LeRobotModel:
                 node = node.setdefault(part, {})
             node[leaf] = tensor.to(self.device)
         model_inputs = nested.get("inputs", nested)
+        if action is not None:  # real-time chunking: the previous actions the options refer to
+            model_inputs["action"] = torch.from_numpy(np.ascontiguousarray(action)).to(self.device)
 
         horizon = int(self.model.action_head.action_horizon)
         if seed is not None:
@@ -111,7 +116,9 @@ class LeRobotModel:
                 torch.cuda.manual_seed_all(seed)
         injection = intercept_noise_draw(noise.shape, noise) if noise is not None else contextlib.nullcontext()
         with injection as draws, capture_stages(self.model, "lerobot", horizon) as stages, torch.inference_mode():
-            out = self.model.get_action(model_inputs)
+            out = (
+                self.model.get_action(model_inputs) if options is None else self.model.get_action(model_inputs, options)
+            )
         if draws is not None:
             draws.require_one("replaced")
             notes.append(f"recorded noise {tuple(noise.shape)} float32 injected as {draws.requested[0]}")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.checks import CHECKS
+from consumer.checks import CHECKS, EPISODE_CHECKS
 from consumer.parallel import case_groups, merge_worker_results, param_id, worker_cuda_device
-from consumer.session import ParitySession, discover
+from consumer.session import ParitySession, discover, discover_episode_cases
 from consumer.settings import settings_from_env
 from parity_format.artifact import read_artifact
 
@@ -79,6 +79,9 @@ def test_two_workers_give_the_serial_verdicts_in_one_merged_report(session: Pari
     parallel = json.loads(reports[0].read_text())["results"]
 
     serial = {(str(c.path), k): session.run(c, k).status for c in discover(GOLDEN) for k in CHECKS}
+    serial |= {
+        (str(c.path), k): session.run(c, k).status for c in discover_episode_cases(GOLDEN) for k in EPISODE_CHECKS
+    }
     assert {(r["artifact"], r["check"]): r["status"] for r in parallel} == serial
     for check in CHECKS:
         workers = {r["worker"] for r in parallel if r["check"] == check}

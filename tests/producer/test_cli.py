@@ -137,11 +137,13 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
@@ -163,6 +165,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
     from producer.pipeline import PREPARE_AHEAD
 
@@ -181,6 +184,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
     monkeypatch.setattr(producer.original, "OriginalGr00t", CollatorFails)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
@@ -204,12 +208,14 @@ def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
     from parity_format.artifact import read_artifact
 
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", "libero_sim"]
     assert main([*base, "--image-size", "24x32+16x16"]) == 0
@@ -229,6 +235,7 @@ def test_a_failing_write_fails_its_tag_only(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
     import producer.writing
     from parity_format.artifact import write_artifact
@@ -241,6 +248,7 @@ def test_a_failing_write_fails_its_tag_only(
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     monkeypatch.setattr(producer.writing, "write_artifact", full_disk)
     tags = "libero_sim,robocasa_panda_omron"
@@ -278,6 +286,7 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
 
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
     import sources.checkpoint
     from parity_format.artifact import read_artifact
@@ -297,6 +306,7 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
     monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "gr00t_installed", lambda: True)
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim", "--image-size", "32x32"]
@@ -336,6 +346,7 @@ def test_a_failed_tag_leaves_no_prefetched_compression_behind(
 ) -> None:
     import producer.decode
     import producer.original
+    import producer.rtc
     import producer.user_path
     import producer.writing
 
@@ -350,6 +361,7 @@ def test_a_failed_tag_leaves_no_prefetched_compression_behind(
     monkeypatch.setattr(producer.writing, "BackgroundWriter", RecordingWriter)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
+    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"  # new_embodiment fails in infer (FakeOriginal)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
