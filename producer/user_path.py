@@ -92,8 +92,8 @@ def fp64_problem(model: Any, device: str) -> str | None:
         return None  # unknown: try, a MemoryError then fails the tag loudly
     if needed > free:
         return (
-            f"a float64 copy of the model ({values / 1e9:.2f}e9 values) needs {needed / 2**30:.1f} GiB, "
-            f"{free / 2**30:.1f} GiB free on {device}"
+            f"a float64 copy of the model ({values:.3g} values) needs {needed / 2**30:.3g} GiB, "
+            f"{free / 2**30:.3g} GiB free on {device}"
         )
     return None
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from parity_format.artifact import read_artifact
+from parity_format.user_path_members import PRECISIONS
 from producer.cli import main
 from producer.original import PINNED_GR00T_COMMIT
 from sources.checkpoint import content_fingerprint
@@ -65,6 +66,15 @@ def test_produce_writes_one_valid_artifact_per_tag_and_size(
     noise = artifact.outputs[NOISE_MEMBER]  # the exact draw: the step-0 action input the stages recorded
     assert noise.dtype == np.float32 and noise.shape == (2, 16, 16)
     assert np.array_equal(noise, artifact.outputs["stage.step0.action_in"])
+    user = prov["user_path"]  # the original's Gr00tPolicy from the same noise, and the float64 reference
+    assert user["policy"] == "gr00t.policy.gr00t_policy.Gr00tPolicy" and user["fp64_reference"]["recorded"]
+    for key in ("x", "gripper"):
+        shipped, full, exact = (artifact.outputs[f"userpath.{p}.env.action.{key}"] for p in PRECISIONS)
+        assert shipped.shape == full.shape == exact.shape == (2, 16, 1) and exact.dtype == np.float64
+        assert np.abs(full - exact).max() < 1e-4  # fp32 is ~1e-7 from the reference; bf16 much further
+    full, exact = artifact.outputs["userpath.float32.action.x"], artifact.outputs["userpath.float64.action.x"]
+    assert np.array_equal(full, artifact.outputs["decode.action.x"])  # the policy in fp32 = the harness decode
+    assert np.sqrt(np.mean((artifact.outputs["userpath.bfloat16.action.x"] - exact) ** 2)) > 1e-4  # bf16: far
 
 
 def test_same_seed_gives_identical_artifact_content(tiny_ckpt: Path, tmp_path: Path) -> None:
