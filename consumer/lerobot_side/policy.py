@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from consumer.lerobot_side.model import observation_batch, point_vlm_step_at_backbone
+from consumer.memory_cap import load_allowance, weights_allowance
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
 from torch_hooks.noise_draw import intercept_noise_draw
@@ -131,14 +132,19 @@ def model_loading(cache: dict[Any, Any] | None, float32_load: bool) -> Iterator[
     policy_class = modeling_groot.GrootPolicy
     real_create = policy_class.__dict__["_create_groot_model"]
 
+    def load(self: Any) -> Any:
+        # a model is what a run holds once: widen the per-check memory cap by its weights (issue 25)
+        with load_allowance(weights_allowance(Path(self.config.base_model_path))):
+            return real_create(self)
+
     def create(self: Any) -> Any:
         if cache is None:
-            return real_create(self)
+            return load(self)
         c = self.config
         key = (c.base_model_path, float32_load, c.model_params_fp32, c.use_flash_attention, c.tune_llm, c.tune_visual)
         key += (c.tune_projector, c.tune_diffusion_model, c.tune_vlln, c.num_inference_timesteps, c.rtc_ramp_rate)
         if key not in cache:
-            cache[key] = real_create(self)
+            cache[key] = load(self)
         return cache[key]
 
     loader = _Float32Load(modeling_groot.GR00TN17) if float32_load else modeling_groot.GR00TN17
