@@ -128,6 +128,13 @@ CASES = (
         "action_pred",
     ),
     Narrow(
+        "video-horizon-policy",
+        golden("alt", "history1-256x256", "simpler_env_widowx"),
+        "model",
+        bump_action_pred,
+        "action_pred",
+    ),
+    Narrow(
         "state-history-policy",
         golden("alt", "256x256", "new_embodiment"),
         "model",
