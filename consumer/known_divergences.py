@@ -40,9 +40,14 @@ class KnownDivergence:
     refusal: str | None = None  # regex: LeRobot raises an error matching it instead of computing
     # the part of its tensors the condition does not reach, still compared (consumer/divergence_scope.py)
     uncovered: Uncovered | None = None
+    # regex: the ORIGINAL refuses the input; explains the failure the producer recorded for it, nothing else
+    original_refusal: str | None = None
 
     def explains_refusal(self, error: BaseException) -> bool:
         return self.refusal is not None and re.search(self.refusal, f"{type(error).__name__}: {error}") is not None
+
+    def explains_original_refusal(self, recorded: str) -> bool:
+        return self.original_refusal is not None and re.search(self.original_refusal, recorded) is not None
 
 
 def processor_kwargs(ckpt: Path) -> dict[str, Any]:
@@ -370,6 +375,18 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         ),
         applies=_state_history,
         refusal=r"ValueError: state history length does not match GR00T N1.7 config",
+    ),
+    KnownDivergence(
+        name="video-horizon-policy",
+        check="policy",
+        tensors=(),
+        reason=(
+            f"a video history other than the checkpoint's horizon: {ORIGINAL}'s Gr00tPolicy.get_action (strict) "
+            "refuses the observation, so the producer records no user path; "
+            f"{REIMPLEMENTATION}'s GrootPolicy accepts it (see video-horizon)"
+        ),
+        applies=_video_off_horizon,
+        original_refusal=r"AssertionError: Video key '[^']+'s horizon must be \d+\. Got \d+",
     ),
     KnownDivergence(
         name="bf16-weights-at-load",

@@ -39,6 +39,9 @@ class Entry:
     def matches(self, module: str, function: str) -> bool:
         return module == self.module and any(fnmatch.fnmatchcase(function, p) for p in self.functions)
 
+    def matching_patterns(self, module: str, function: str) -> list[str]:
+        return [p for p in self.functions if module == self.module and fnmatch.fnmatchcase(function, p)]
+
 
 def load_classification(path: Path = DEFAULT_FILE) -> list[Entry]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -190,6 +190,20 @@ def single_file_attempt(session: Session, ckpt: Path, artifact: Artifact, device
     return attempts[ckpt]
 
 
+def original_refused(session: Session, case: Case, artifact: Artifact, failure: str) -> CheckResult:
+    """The producer recorded the original's user path failing: a declared refusal of the original (xfail,
+    ``KnownDivergence.original_refusal``) or a failure naming the recorded error."""
+    message = f"the producer could not record the original's user path: {failure}"
+    known = divergences_for(CHECK, artifact, session.checkpoint_for(artifact))
+    declared = [d for d in known if d.explains_original_refusal(failure)]
+    if not declared:
+        return CheckResult(case, CHECK, Status.FAIL, message, None, [d.name for d in known])
+    reasons = "; ".join(f"[{d.name}] {d.reason}" for d in declared)
+    return CheckResult(
+        case, CHECK, Status.XFAIL, f"known divergence: {reasons} ({message})", None, [d.name for d in declared]
+    )
+
+
 def policy_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
     from consumer.checkpoint_identity import checkpoint_identity
 
@@ -197,8 +211,7 @@ def policy_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
         raise Skip(f"{case.path.name} has no raw observations (legacy layout); {REGENERATE_HINT}")
     producer_failure = recorded_failure(artifact.provenance, USER_PATH)
     if producer_failure is not None:
-        message = f"the producer could not record the original's user path: {producer_failure}"
-        return CheckResult(case, CHECK, Status.FAIL, message)
+        return original_refused(session, case, artifact, producer_failure)
     user = artifact.provenance.get(PROVENANCE_KEY)
     noise = artifact.outputs.get(NOISE_MEMBER)
     if not isinstance(user, dict) or noise is None:
