@@ -76,6 +76,8 @@ def test_video_history_off_the_horizon_is_the_declared_divergence_and_the_policy
     assert sorted(result.divergences) == ["image-geometry", "state-history", "video-horizon"]
     assert {"input_ids", "attention_mask", "image_grid_thw"} <= failing(result)
     assert run(path, "model", tmp_path).status == "pass"  # the original's inputs with that many frames
+    policy = run(path, "policy", tmp_path)  # the producer recorded the original policy's refusal
+    assert policy.status == "xfail" and policy.divergences == ["video-horizon-policy"], policy.message
 
 
 def test_own_image_geometry_matches(tmp_path: Path) -> None:
