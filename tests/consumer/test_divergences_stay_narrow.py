@@ -71,6 +71,15 @@ def bump_user_path_fp32(key: str) -> Callable[[Artifact], None]:
     return edit
 
 
+def bump_output(name: str) -> Callable[[Artifact], None]:
+    """One recorded output of the original (``out::<name>``)."""
+
+    def edit(artifact: Artifact) -> None:
+        artifact.outputs[name] = artifact.outputs[name] + 0.5
+
+    return edit
+
+
 def bump_chunk_decode(key: str) -> Callable[[Artifact], None]:
     def edit(artifact: Artifact) -> None:
         artifact.outputs[decoded(key)] = artifact.outputs[decoded(key)] + 0.5
@@ -135,7 +144,14 @@ CASES = (
         "action_pred",
     ),
     Narrow(
-        "state-history-policy",
+        "rtc-leftover-tail",
+        golden("", "256x256", "libero_sim"),
+        "rtc",
+        bump_output("rtc.frozen0.action_pred"),
+        "frozen0",
+    ),
+    Narrow(
+        ("state-history-policy", "episode-state-history-refused"),
         golden("alt", "256x256", "new_embodiment"),
         "model",
         bump_action_pred,
