@@ -118,6 +118,24 @@ def _ratio(candidate: float, reference: float) -> float:
     return 0.0 if candidate == 0 else math.inf
 
 
+def pooled(
+    per_key: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(candidate, reference, exact) of several action keys as one sample, each key scaled by RMS(its exact).
+
+    WHY: an RMSE ratio over one key of a small batch (a single observation's gripper: 8-16 values) is a
+    noisy statistic, and bf16 rounding errors of one time step are correlated across a key's values: on the
+    B=1 golden one key's ratio reached 2.7 while the whole action's stayed near 1. A precision bug (a step
+    computed in bf16 that should not be) moves every key, so the verdict pools the keys of one path; scaling
+    each key by its own RMS keeps a large-valued key from hiding the others. Per-key figures stay reported.
+    """
+    scaled = []
+    for candidate, reference, exact in per_key.values():
+        scale = rms(exact) or 1.0
+        scaled.append(tuple(np.asarray(a, np.float64).ravel() / scale for a in (candidate, reference, exact)))
+    return tuple(np.concatenate([s[i] for s in scaled]) for i in range(3))  # type: ignore[return-value]
+
+
 def accuracy_parity(
     name: str,
     candidate: np.ndarray,

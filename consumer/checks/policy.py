@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from comparison.accuracy import accuracy_parity, envelope_parity
+from comparison.accuracy import accuracy_parity, envelope_parity, pooled
 from comparison.compare import compare_mappings
 from comparison.results import Case, CheckResult
 from comparison.status import Status
@@ -373,14 +373,15 @@ def shipped_accuracy(
                 Status.FAIL,
                 f"{path}: LeRobot returned {decoded.shape[-1]} action dims, keys {sum(widths)}",
             )
-        for key in keys:
-            name = f"action.{key}@{path}"
-            if reference is not None:
-                accuracy.append(
-                    accuracy_parity(name, per_key[key], shipped[key][:, :horizon], reference[key][:, :horizon])
-                )
-            else:
-                accuracy.append(envelope_parity(name, per_key[key], shipped[key][:, :horizon], best[key][:, :horizon]))
+        exact = reference if reference is not None else best
+        triples = {key: (per_key[key], shipped[key][:, :horizon], exact[key][:, :horizon]) for key in keys}
+        if reference is not None:
+            accuracy.append(accuracy_parity(f"action@{path}", *pooled(triples)))
+        else:
+            accuracy.append(envelope_parity(f"action@{path}", *pooled(triples)))
+        judge = accuracy_parity if reference is not None else envelope_parity
+        for key, triple in triples.items():  # reported per key; the verdict pools the path (comparison.pooled)
+            notes.append(f"{judge(f'action.{key}@{path}', *triple).summary()} (per key, reported only)")
     if reference is None:
         reason = ((user.get("fp64_reference") or {}).get("reason")) or "not recorded"
         notes.append(f"no float64 reference ({reason}): declared fixed envelope against the float32 original")

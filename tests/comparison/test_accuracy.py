@@ -16,6 +16,7 @@ from comparison.accuracy import (
     AccuracyComparison,
     accuracy_parity,
     envelope_parity,
+    pooled,
     rmse,
 )
 from comparison.formatting import fmt_num
@@ -82,3 +83,18 @@ def test_round_trips_through_json_as_the_same_class() -> None:
     ):
         again = AccuracyComparison.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
         assert again == result and fmt_num(again.ratio) == fmt_num(result.ratio)
+
+
+def test_pooled_keys_judge_the_whole_action_with_each_key_at_its_own_scale() -> None:
+    rng = np.random.default_rng(3)
+    exact = {"arm": rng.normal(size=(1, 8, 7)) * 100.0, "gripper": rng.normal(size=(1, 8, 1))}
+    original = {k: v + rng.normal(size=v.shape) * 1e-2 * np.abs(v).mean() for k, v in exact.items()}
+    lerobot = {k: v + rng.normal(size=v.shape) * 1e-2 * np.abs(v).mean() for k, v in exact.items()}
+    lerobot["gripper"] = exact["gripper"] + (original["gripper"] - exact["gripper"]) * 2.5  # one small key noisier
+    triples = {k: (lerobot[k], original[k], exact[k]) for k in exact}
+    assert not accuracy_parity("gripper", *triples["gripper"]).passed  # alone, the small sample fails
+    assert accuracy_parity("action", *pooled(triples)).passed  # the whole action is as accurate
+    buggy = {k: (original[k] + (original[k] - exact[k]) * 4.0, original[k], exact[k]) for k in exact}
+    assert not accuracy_parity("action", *pooled(buggy)).passed  # every key 5x the error: a precision bug fails
+    cand, _, scaled = pooled(triples)
+    assert cand.shape == (64,) and np.sqrt(np.mean(scaled[:56] ** 2)) == pytest.approx(1.0)  # arm scaled to RMS 1
