@@ -166,12 +166,21 @@ def intercept_training_draws(
     recorded: dict[str, np.ndarray] | None = None,
 ) -> Iterator[TrainingDraws]:
     """All draws of one training forward: record them (``recorded`` None) or replace them with ``recorded``
-    (keys ``noise``, ``beta``, ``state_dropout``). Call ``require_each`` afterwards."""
+    (keys ``noise``, ``beta``, ``state_dropout``). A replaced draw is expected with the RECORDED shape, so a
+    record the model never asks for trips the guard. Call ``require_each`` afterwards."""
     values = recorded or {}
+
+    def shape(key: str, default: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(values[key].shape) if key in values else default
+
     with contextlib.ExitStack() as stack:
         dropout = None
         if state_dropout:
-            dropout = stack.enter_context(intercept_tensor_draw("torch.rand", (batch,), values.get("state_dropout")))
-        noise = stack.enter_context(intercept_tensor_draw("torch.randn", action_shape, values.get("noise")))
-        beta = stack.enter_context(intercept_beta_sample((batch,), values.get("beta")))
+            dropout = stack.enter_context(
+                intercept_tensor_draw("torch.rand", shape("state_dropout", (batch,)), values.get("state_dropout"))
+            )
+        noise = stack.enter_context(
+            intercept_tensor_draw("torch.randn", shape("noise", action_shape), values.get("noise"))
+        )
+        beta = stack.enter_context(intercept_beta_sample(shape("beta", (batch,)), values.get("beta")))
         yield TrainingDraws(noise, beta, dropout)
