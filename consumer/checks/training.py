@@ -87,7 +87,7 @@ def part_summary(report: ComparisonReport, norms: dict[str, tuple[float, float]]
             and t.cosine is not None
         ]
         rel = abs(actual - expected) / expected if expected else float("inf")
-        worst = fmt_float(min(cosines)) if cosines else "-"
+        worst = f"{min(cosines):.12f}" if cosines else "-"  # 1e+00 would hide a 1e-7 departure
         lines.append(
             f"{part}: grad norm {fmt_float(expected)} vs {fmt_float(actual)} (rel diff {fmt_float(rel)}), "
             f"worst cosine {worst}"
@@ -169,9 +169,9 @@ def training_parity(session: Session, case: Case, artifact: Artifact) -> CheckRe
     report.notes += notes + step.notes + identity.notes
     report.notes.append(f"loss {float(outputs[tm.LOSS]):.7g} vs {step.loss:.7g}: |diff| {fmt_float(loss_diff)}")
     for t in report.tensors:
-        if t.name.startswith(GRAD) and t.name in actual:
+        if t.name.startswith(GRAD) and t.name in actual and t.cosine is not None:
             rel = relative_norm_difference(expected[t.name], actual[t.name])
-            report.notes.append(f"{t.name}: cosine {fmt_float(t.cosine)}, relative norm difference {fmt_float(rel)}")
+            report.notes.append(f"{t.name}: cosine {t.cosine:.12f}, relative norm difference {fmt_float(rel)}")
     report.notes += part_summary(report, norms)
     report.notes.append(f"trainable/decay sets compared for {len(section['combinations'])} tune_* combinations")
     declared_refusals = [d for d in known if d.refusal is not None]
