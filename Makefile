@@ -44,6 +44,7 @@ REPO            ?=
 ARTIFACTS       ?= $(OUT)
 SUBDIR          ?=
 PROBES          ?=
+TRAINING        ?=
 # make consume / demo
 JOBS            ?= 1
 PARITY_DIR      ?= $(or $(GROOT_N1_7_PARITY_DIR),$(OUT))
@@ -56,14 +57,17 @@ TINY_ALT_CKPT   := fixtures/tiny-groot-n1.7-alt
 GOLDEN_VARIANTS_DIR := fixtures/golden-variants
 TINY_SIZED_CKPT := fixtures/tiny-groot-n1.7-sized
 TINY_MINIMAL_CKPT := fixtures/tiny-groot-n1.7-minimal
+# one recorded training step per tag of the tiny checkpoint (issue 23; docs/training.md)
+GOLDEN_TRAINING_DIR := fixtures/golden-training
 PYTEST_ARGS     ?=
 
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
-.PHONY: fixtures-produce
+.PHONY: fixtures-produce fixtures-training-produce
 .PHONY: help envs producer-env consumer-env gr00t test test-shared test-producer test-consumer \
-        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean coverage
+        consume demo produce publish fetch fixtures fixtures-training tiny-checkpoint report lock lint bench bench-full-size \
+        clean coverage
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -115,6 +119,7 @@ test: producer-env consumer-env ## every suite, both environments (CI runs exact
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_DIR)
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_ALT_DIR)
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_VARIANTS_DIR)
+	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_TRAINING_DIR) PYTEST_ARGS="-k training"
 
 test-shared: ## the shared packages' tests (format, comparison, hooks, sources, tools), on Python 3.10 and 3.12
 	$(PRODUCER_PY) -m pytest -q $(SHARED_TESTS) $(PYTEST_ARGS)
@@ -134,13 +139,14 @@ demo: consumer-env ## parity table for the committed golden fixtures (no GPU, no
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_DIR)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_ALT_DIR)
 	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_VARIANTS_DIR)
+	$(CONSUMER_PY) -m consumer.cli --dir $(GOLDEN_TRAINING_DIR) --check training
 
 produce: producer-env ## run the original on CKPT (or every checkpoint of PLAN), write artifacts to OUT (EPISODE=1: episodes)
 	@[ -n "$(CKPT)$(PLAN)" ] || { echo "set CKPT=<checkpoint dir or hub repo id> (e.g. CKPT=nvidia/GR00T-N1.7-LIBERO SUBFOLDER=libero_10) or PLAN=plans/example.toml"; exit 2; }
 	@$(PRODUCER_PY) -c 'import importlib.util as u, sys; sys.exit(u.find_spec("gr00t") is None)' || $(MAKE) --no-print-directory gr00t
 	$(PRODUCER_RUN) -m producer.cli $(if $(PLAN),--plan "$(PLAN)",--ckpt "$(CKPT)") --out-dir "$(OUT)" --seed $(SEED) --batch-size $(BATCH_SIZE) \
 	  --image-size $(IMAGE_SIZES) $(if $(TAGS),--tags "$(TAGS)") $(if $(DEVICE),--device $(DEVICE)) $(if $(PROBES),--probes) \
-	  $(if $(EPISODE),--episode) \
+	  $(if $(EPISODE),--episode) $(if $(TRAINING),--training) \
 	  --compression $(COMPRESSION) $(if $(VIDEO_STEPS),--video-steps $(VIDEO_STEPS)) \
 	  $(if $(CAMERA_ORDER),--camera-order $(CAMERA_ORDER)) $(if $(LABEL),--label $(LABEL)) $(if $(REVISION),--revision "$(REVISION)") $(if $(SUBFOLDER),--subfolder "$(SUBFOLDER)")
 
@@ -183,6 +189,15 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=minimal
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
+	$(MAKE) --no-print-directory fixtures-training-produce
+
+fixtures-training: producer-env ## regenerate fixtures/golden-training only: one recorded training step per tag (needs GR00T_SRC)
+	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures-training needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
+	$(MAKE) --no-print-directory fixtures-training-produce
+
+fixtures-training-produce: # issue 23 (docs/training.md): make fixtures runs it too
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_TRAINING_DIR) DEVICE=cpu COMPRESSION=small \
+	  IMAGE_SIZES=256x256 TRAINING=1
 
 tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)

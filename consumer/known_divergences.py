@@ -159,6 +159,33 @@ def _leftover_beyond_overlap(artifact: Artifact, _ckpt: Path) -> bool:
     )
 
 
+def _policy_loads_bf16(artifact: Artifact, ckpt: Path) -> bool:
+    """A training record of a checkpoint under bf16-weights-at-load's condition (the same load, in training)."""
+    from parity_format.training_members import has_training_record
+
+    return has_training_record(artifact.outputs) and lerobot_loads_in_bf16(artifact, ckpt)
+
+
+def _training_tag_missing_from_embodiment_ids(artifact: Artifact, ckpt: Path) -> bool:
+    from parity_format.training_members import has_training_record
+
+    return has_training_record(artifact.outputs) and _tag_missing_from_embodiment_ids(artifact, ckpt)
+
+
+def _training_relative_eef(artifact: Artifact, ckpt: Path) -> bool:
+    """A training record of a tag whose action config has a relative EEF key."""
+    from parity_format.training_members import has_training_record
+
+    configs = processor_kwargs(ckpt).get("modality_configs", {}).get(artifact.embodiment_tag, {})
+    actions = (configs.get("action") or {}).get("action_configs") or []
+    relative_eef = any(
+        str(c.get("rep", "")).upper() == "RELATIVE" and str(c.get("type", "")).upper() == "EEF"
+        for c in actions
+        if isinstance(c, dict)
+    )
+    return has_training_record(artifact.outputs) and relative_eef
+
+
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
     KnownDivergence(
         name="letterbox",
@@ -400,6 +427,42 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
             "rounds too (model.to(bfloat16)), and the as-shipped tier judges both against float64"
         ),
         applies=lerobot_loads_in_bf16,
+    ),
+    KnownDivergence(
+        name="training-policy-loads-bf16",
+        check="training",
+        tensors=("loaded_weights",),
+        reason=(
+            f"checkpoint config.json names no dtype and stores non-bf16 weights: {REIMPLEMENTATION}'s "
+            "GrootPolicy (lerobot-train's fresh policy) loads them with GR00T_N1_7_DEFAULTS dtype=bfloat16 and "
+            "casts them back to fp32 (model_params_fp32), so fine-tuning starts from every weight rounded to "
+            f"bf16; {ORIGINAL}'s fine-tuning (AutoModel.from_pretrained, transformers 4.57) loads them in fp32"
+        ),
+        applies=_policy_loads_bf16,
+    ),
+    KnownDivergence(
+        name="training-embodiment-id-fallback",
+        check="training",
+        tensors=("batch:embodiment_id",),
+        reason=(
+            "tag missing from the checkpoint's embodiment_id.json (as embodiment-id-fallback, in training): "
+            f"{ORIGINAL}'s training batch takes the id from its built-in table, {REIMPLEMENTATION}'s training "
+            "preprocessor uses id 0, so a LeRobot fine-tune trains another action-head projector"
+        ),
+        applies=_training_tag_missing_from_embodiment_ids,
+    ),
+    KnownDivergence(
+        name="training-relative-eef-refused",
+        check="training",
+        tensors=(),
+        reason=(
+            f"a relative EEF action key (rep RELATIVE, type EEF, e.g. XYZ_ROT6D): {REIMPLEMENTATION}'s training "
+            "preprocessor (GrootN17PackInputsStep) raises 'Unsupported relative N1.7 action config', so "
+            f"LeRobot cannot build the training batch; {ORIGINAL} converts the chunk to relative poses and "
+            "normalizes it with the relative statistics. The loss, gradients and parameter sets are still compared"
+        ),
+        applies=_training_relative_eef,
+        refusal=r"Unsupported relative N1\.7 action config .*'type': 'EEF'",
     ),
 )
 

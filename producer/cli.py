@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="order the raw cameras are stored in (config: the modality config's)",
     )
     variations.add_argument("--label", default=None, help="artifact folders become <label>-<size>/")
+    parser.add_argument(
+        "--training",
+        action="store_true",
+        help="also record one training step per tag: batch, draws, loss, gradients, trainable sets (docs/training.md)",
+    )
     return parser
 
 
@@ -163,6 +168,7 @@ def options_from(args: argparse.Namespace) -> ProduceOptions:
         path_root=args.path_root,
         compression=args.compression,
         episode=args.episode,
+        training=args.training,
     )
 
 

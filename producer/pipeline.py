@@ -42,6 +42,7 @@ class ProduceOptions:
     compression: str = DEFAULT_COMPRESSION
     variation: InputVariation = field(default_factory=InputVariation)  # producer/input_variations.py
     episode: bool = False  # one seeded episode per tag (producer/episode.py) instead of artifacts
+    training: bool = False  # also record one training step per tag (producer/training.py, issue 23)
 
 
 @dataclass
@@ -248,6 +249,7 @@ def run_job(
     from parity_format.artifact import Artifact
     from parity_format.rtc_members import NOT_RECORDED, RTC_PROVENANCE
     from parity_format.stage_failures import STAGE_FAILURES, USER_PATH
+    from parity_format.training_members import MANIFEST_KEY
     from parity_format.user_path_members import PROVENANCE_KEY
     from producer.decode import decode_outputs
     from producer.observations import PROBES
@@ -279,6 +281,14 @@ def run_job(
                 "first --image-size's artifact, and not for probes"
             },
         )
+    training: dict = {}
+    if options.training:
+        from producer.training import record_training
+        from sources.checkpoint import read_json
+
+        statistics = read_json(original.ckpt / "statistics.json")
+        train_outputs, training = record_training(original, job.tag, raw, statistics, options.seed)
+        decode = {**decode, **train_outputs}
     return Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,
@@ -297,6 +307,7 @@ def run_job(
             **recorded,
             **user_provenance,
             RTC_PROVENANCE: rtc_record,
+            **({MANIFEST_KEY: training} if training else {}),
         },
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from consumer.checks import decode, embodiment_ids, episode, model, policy, preprocessor, rtc
+from consumer.checks import decode, embodiment_ids, episode, model, policy, preprocessor, rtc, training
 from consumer.known_divergences import KNOWN_DIVERGENCES, KnownDivergence
 
 if TYPE_CHECKING:
@@ -66,6 +66,11 @@ REGISTRY: dict[str, Check] = {
             policy.policy_parity,
             "raw observations + noise -> LeRobot's GrootPolicy with its processors (fp32 and as shipped) -> decoded "
             "actions vs the original's Gr00tPolicy (and its float64 reference)",
+        ),
+        Check(
+            "training",
+            training.training_parity,
+            "raw sample + recorded draws -> LeRobot's training batch, loss, gradients, trainable and decay sets",
         ),
     )
 }

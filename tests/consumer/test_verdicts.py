@@ -171,7 +171,7 @@ def test_non_tensor_problem_fails_first_and_every_surface_agrees() -> None:
 
 
 def test_a_check_is_one_registry_entry(golden_square: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert CHECKS == ("model", "preprocessor", "decode", "rtc", "embodiment_ids", "policy")
+    assert CHECKS == ("model", "preprocessor", "decode", "rtc", "embodiment_ids", "policy", "training")
     assert all(REGISTRY[name].name == name for name in CHECKS)
     with pytest.raises(ValueError, match="unknown check 'decod'"):
         check_named("decod")

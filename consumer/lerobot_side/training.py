@@ -1,0 +1,204 @@
+"""Drive LeRobot's GR00T N1.7 training path (lerobot 0.6.1) on a recorded training step (issue 23).
+
+What a ``lerobot-train --policy.type=groot`` run does, from LeRobot's own entry points: the policy is
+``GrootPolicy(GrootConfig(...))`` (how LeRobot builds a fresh policy from ``base_model_path``), its
+optimizer groups come from ``GrootPolicy.get_optim_params`` and its training batch from
+``make_groot_pre_post_processors`` with the steps in training mode. The adaptations, each returned as a
+note: the checkpoint's ``max_state_dim``/``max_action_dim`` and backbone (as for inference,
+``consumer/lerobot_side/model.py``), ``use_bf16=False`` (fp32 on both sides), the VLM step's random crop
+left off (the original's is off too), the action head's ``state_dropout_prob`` set to the recorded value,
+and the recorded draws injected (``torch_hooks/training_draws.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consumer.lerobot_side.model import build_processors, observation_batch
+from parity_format import training_members as tm
+from parity_format.artifact import RawObservation
+from sources.checkpoint import backbone_workdir, read_json
+
+POLICY_PREFIX = "_groot_model."  # GrootPolicy's parameter names: the original's, under this attribute
+TRAINING_BATCH_KEYS = (
+    "input_ids",
+    "attention_mask",
+    "pixel_values",
+    "image_grid_thw",
+    "state",
+    "embodiment_id",
+    "action",
+    "action_mask",
+)
+Flags = tuple[tuple[str, Any], ...]  # hashable tune_* flags
+_first_tag: dict[tuple[Path, Flags], str] = {}  # the tag whose policy answered for a (checkpoint, flags)
+
+
+@dataclass
+class StepResult:
+    loss: float
+    grad_norms: dict[str, float]  # part -> L2 norm of its gradients (fp64 sum)
+    grads: dict[str, np.ndarray]  # the requested named tensors' gradients (missing: no gradient)
+    loaded_weights: np.ndarray  # every checkpoint tensor as GrootPolicy loaded it, flattened in file order
+    checkpoint_weights: np.ndarray  # the same tensors as the checkpoint stores them (what the original loads)
+    notes: list[str] = field(default_factory=list)
+
+
+def checkpoint_tensors(ckpt: Path) -> dict[str, np.ndarray]:
+    """The checkpoint's weights as stored (fp32 for the fixtures), by parameter name."""
+    from safetensors.numpy import load_file
+
+    tensors: dict[str, np.ndarray] = {}
+    for path in sorted(ckpt.glob("*.safetensors")):
+        tensors.update(load_file(str(path)))
+    if not tensors:
+        raise FileNotFoundError(f"no *.safetensors in {ckpt}")
+    return tensors
+
+
+def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Compare the weights GrootPolicy loaded with the checkpoint's, then put the checkpoint's in place.
+
+    WHY: LeRobot's GR00TN17Config defaults ``dtype`` to bfloat16, so a checkpoint whose config.json names
+    no dtype is loaded in bf16 and cast back to fp32 (``model_params_fp32``): every fp32 weight rounded to
+    bf16 (the declared divergence ``training-policy-loads-bf16``). The gradient comparison must start from
+    the weights the original starts from, so the loaded values are recorded, then replaced.
+    """
+    import torch
+
+    stored = checkpoint_tensors(ckpt)
+    params = dict(policy._groot_model.named_parameters())
+    names = [n for n in stored if n in params]
+    loaded = np.concatenate([params[n].detach().float().cpu().numpy().ravel() for n in names])
+    exact = np.concatenate([stored[n].astype(np.float32).ravel() for n in names])
+    with torch.no_grad():
+        for name in names:
+            params[name].copy_(torch.from_numpy(np.ascontiguousarray(stored[name])).to(params[name].dtype))
+    missing = sorted(n for n in params if n not in stored)
+    note = f"checkpoint weights copied into GrootPolicy after its load ({len(names)} tensors)"
+    return loaded, exact, [note + (f"; not in the checkpoint: {missing}" if missing else "")]
+
+
+def policy_config(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> Any:
+    """The GrootConfig a fine-tune of this checkpoint and tag sets: its dims, fp32, the given tune_* flags."""
+    from lerobot.configs import FeatureType, PolicyFeature
+    from lerobot.policies.groot.configuration_groot import GrootConfig
+
+    model_config = read_json(ckpt / "config.json")
+    dims = {k: int(model_config[k]) for k in ("max_state_dim", "max_action_dim") if k in model_config}
+    return GrootConfig(
+        base_model_path=str(ckpt.resolve()),  # LeRobot treats a relative path as a Hub repo id
+        embodiment_tag=tag,
+        device=device,
+        use_bf16=False,
+        input_features={"observation.images.camera": PolicyFeature(type=FeatureType.VISUAL, shape=(3, 224, 224))},
+        **dims,
+        **flags,
+    )
+
+
+def build_policy(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> Any:
+    from lerobot.policies.groot.modeling_groot import GrootPolicy
+
+    with backbone_workdir(ckpt):
+        policy = GrootPolicy(policy_config(ckpt, tag, device, flags))
+    return policy.to(device)
+
+
+def trainable_and_decay(ckpt: Path, tag: str, flags: Flags) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(trainable names, names in the decay group of ``get_optim_params``), original naming.
+
+    Cached per checkpoint and flags: GrootPolicy's parameter set does not depend on the embodiment tag
+    (``_create_groot_model`` reads only the tune_* flags), so one policy per combination serves every tag.
+    """
+    cached = _first_tag.setdefault((ckpt, flags), tag)
+    return _trainable_and_decay(ckpt, flags, cached)
+
+
+@lru_cache(maxsize=16)
+def _trainable_and_decay(ckpt: Path, flags: Flags, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    policy = build_policy(ckpt, tag, "cpu", dict(flags))
+    names = {id(p): n.removeprefix(POLICY_PREFIX) for n, p in policy.named_parameters()}
+    trainable = tuple(n.removeprefix(POLICY_PREFIX) for n, p in policy.named_parameters() if p.requires_grad)
+    groups = policy.get_optim_params()
+    decay_group = [g for g in groups if "weight_decay" not in g]  # the group the optimizer's decay applies to
+    decay = tuple(names[id(p)] for g in decay_group for p in g["params"])
+    return trainable, decay
+
+
+def training_preprocess(
+    ckpt: Path, tag: str, raw: RawObservation, actions: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Raw observation + raw action chunk -> LeRobot's preprocessor in training mode -> the batch tensors."""
+    import torch
+    from lerobot.policies.groot.processor_groot import GrootN17VLMEncodeStep
+
+    preprocessor, _, notes = build_processors(ckpt, tag)
+    for step in preprocessor.steps:
+        if hasattr(step, "training"):
+            step.training = not isinstance(step, GrootN17VLMEncodeStep)
+    notes.append(
+        "preprocessor steps in training mode, except GrootN17VLMEncodeStep: its random crop stays off, "
+        "as the original's (its random transform replaced by its eval transform)"
+    )
+    batch = observation_batch(raw)
+    batch["action"] = torch.cat([torch.from_numpy(v) for v in actions.values()], dim=-1).float()
+    processed = preprocessor(batch)
+    values = {
+        key: value.detach().cpu().numpy()
+        for key, value in processed.items()
+        if isinstance(value, torch.Tensor) and key in TRAINING_BATCH_KEYS
+    }
+    return values, notes
+
+
+def training_step(
+    ckpt: Path,
+    tag: str,
+    device: str,
+    batch: dict[str, np.ndarray],
+    draws: dict[str, np.ndarray],
+    state_dropout_prob: float,
+    flags: dict[str, Any],
+    named: list[str],
+) -> StepResult:
+    """``GrootPolicy.forward`` (train mode) on the original's batch with the recorded draws, then backward."""
+    import torch
+
+    from torch_hooks.training_draws import intercept_training_draws
+
+    policy = build_policy(ckpt, tag, device, flags)
+    loaded, exact, weight_notes = load_exact_weights(policy, ckpt)
+    policy.train()
+    head = policy._groot_model.action_head
+    head.state_dropout_prob = state_dropout_prob
+    notes = [
+        f"GrootPolicy(GrootConfig(use_bf16=False, {', '.join(f'{k}={v}' for k, v in flags.items())})) in train "
+        f"mode; action head state_dropout_prob set to the recorded {state_dropout_prob}"
+    ]
+    inputs = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
+    action_shape = tuple(batch["action"].shape)
+    with intercept_training_draws(
+        action_shape[0], action_shape, state_dropout=state_dropout_prob > 0, recorded=draws
+    ) as injected:
+        loss, _ = policy.forward(inputs)
+    injected.require_each("replaced")
+    notes.append("recorded draws injected: " + ", ".join(sorted(draws)))
+    loss.backward()
+    grads: dict[str, np.ndarray] = {}
+    squares: dict[str, float] = {}
+    for full, parameter in policy.named_parameters():
+        if parameter.grad is None:
+            continue
+        name = full.removeprefix(POLICY_PREFIX)
+        part = tm.part_of(name)
+        squares[part] = squares.get(part, 0.0) + float(parameter.grad.double().pow(2).sum())
+        if name in named:
+            grads[name] = parameter.grad.detach().float().cpu().numpy()
+    norms = {p: float(np.sqrt(s)) for p, s in squares.items()}
+    return StepResult(float(loss.item()), norms, grads, loaded, exact, weight_notes + notes)
