@@ -57,13 +57,20 @@ GOLDEN_VARIANTS_DIR := fixtures/golden-variants
 TINY_SIZED_CKPT := fixtures/tiny-groot-n1.7-sized
 TINY_MINIMAL_CKPT := fixtures/tiny-groot-n1.7-minimal
 PYTEST_ARGS     ?=
+# make bisect: ARTIFACT is an artifact (captured first, with the original) or a *.bisect.npz (consumer only)
+ARTIFACT        ?=
+BISECT_OUT      ?= $(if $(filter %.bisect.npz,$(ARTIFACT)),$(ARTIFACT),$(patsubst %.npz,%.bisect.npz,$(ARTIFACT)))
+FIGURE          ?= reports/bisect-$(notdir $(basename $(BISECT_OUT))).png
+# the committed bisect golden: one tiny-fixture artifact captured block by block by the real original
+GOLDEN_BISECT_DIR := fixtures/golden-bisect
+GOLDEN_BISECT_SRC := $(GOLDEN_DIR)/256x256/original_n1_7_new_embodiment.npz
 
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
 .PHONY: fixtures-produce
 .PHONY: help envs producer-env consumer-env gr00t test test-shared test-producer test-consumer \
-        consume demo produce publish fetch fixtures tiny-checkpoint report lock lint bench bench-full-size clean coverage
+        consume demo produce publish fetch fixtures fixtures-bisect bisect tiny-checkpoint report lock lint bench bench-full-size clean coverage
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -156,6 +163,7 @@ fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF 
 fixtures: producer-env ## regenerate the golden fixtures of every fixture checkpoint with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
 	$(MAKE) --no-print-directory fixtures-produce
+	$(MAKE) --no-print-directory fixtures-bisect
 
 fixtures-produce: # the produce runs of make fixtures, with the original already installed (make coverage reuses them)
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small
@@ -183,6 +191,16 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=minimal
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
+
+fixtures-bisect: producer-env ## regenerate the committed bisect golden (fixtures/golden-bisect) with the real original
+	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_CKPT) --artifact $(GOLDEN_BISECT_SRC) \
+	  --out $(GOLDEN_BISECT_DIR)/256x256/original_n1_7_new_embodiment.bisect.npz --compression small
+
+bisect: consumer-env ## per-block table and the first block that differs: CKPT=dir ARTIFACT=x.npz (or x.bisect.npz)
+	@[ -n "$(CKPT)" ] && [ -n "$(ARTIFACT)" ] || { echo "set CKPT=<checkpoint dir> ARTIFACT=<artifact.npz, or a .bisect.npz to skip the capture>"; exit 2; }
+	@if [ "$(BISECT_OUT)" != "$(ARTIFACT)" ]; then \
+	  $(PRODUCER_PY) -m producer.bisect --ckpt "$(CKPT)" --artifact "$(ARTIFACT)" --out "$(BISECT_OUT)" $(if $(DEVICE),--device $(DEVICE)); fi
+	$(CONSUMER_PY) -m consumer.bisect --ckpt "$(CKPT)" --artifact "$(BISECT_OUT)" --figure "$(FIGURE)"
 
 tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
