@@ -68,6 +68,7 @@ class BlockVerdict:
     lerobot_path: str
     chained: Figures | None = None
     isolated: Figures | None = None
+    chained_input: Figures | None = None  # the worst of LeRobot's own inputs to the block against the original's
     original_vs_fp64: float | None = None  # max |out - out64| of the original: its own rounding
     lerobot_vs_fp64: float | None = None  # the same for LeRobot (isolated run)
     fp64_diff: float | None = None  # max |original out64 - LeRobot out64|
@@ -117,6 +118,10 @@ def judge_blocks(
             verdict.chained = Figures.of(out, original[out], chained[out], tolerance)
         if out in original and out in isolated:
             verdict.isolated = Figures.of(out, original[out], isolated[out], tolerance)
+        inputs = [k for k in chained if k.startswith(block.member("in.")) and k in original]
+        worst = [Figures.of(k, original[k], chained[k], tolerance) for k in inputs]
+        if worst:
+            verdict.chained_input = max(worst, key=lambda f: (not f.within, f.scale_error))
         if out in original and out64 in original:
             verdict.original_vs_fp64 = max_abs(original[out64], original[out])
         if out in isolated and out64 in isolated:
@@ -131,6 +136,19 @@ def judge_blocks(
 def first_cause(verdicts: Sequence[BlockVerdict]) -> BlockVerdict | None:
     """The first block (pipeline order) that differs in isolation beyond rounding."""
     return next((v for v in verdicts if v.isolated_status == DIFFERS), None)
+
+
+def first_gap(verdicts: Sequence[BlockVerdict]) -> tuple[BlockVerdict | None, BlockVerdict] | None:
+    """(last block that matches, first block after it) when a chained input differs though every block before
+    it matches chained: the difference arises in the code between two blocks, not inside one."""
+    previous = None
+    for verdict in verdicts:
+        if verdict.chained_input is not None and not verdict.chained_input.within:
+            return previous, verdict
+        if verdict.chained_status != MATCH:
+            return None
+        previous = verdict
+    return None
 
 
 def _figure(value: float | None) -> str:
@@ -180,6 +198,17 @@ def cause_line(verdicts: Sequence[BlockVerdict], figure_paths: Sequence[str] = (
     """The one closing line: the first block that differs in isolation, its module paths and figures."""
     figures = f"; figure: {', '.join(figure_paths)}" if figure_paths else ""
     cause = first_cause(verdicts)
+    gap = first_gap(verdicts) if cause is None else None
+    if gap is not None:
+        before, after = gap
+        assert after.chained_input is not None
+        where = "before" if before is None else f"after {before.block.label} ({before.original_path}) and before"
+        return (
+            f"cause: between blocks: no block differs in isolation, but {after.block.label}'s input differs "
+            f"chained (max|diff| {fmt_sci(after.chained_input.max_abs_diff)}, scale err "
+            f"{fmt_sci(after.chained_input.scale_error)}) while every block before it matches: the difference "
+            f"arises {where} {after.block.label} ({after.original_path}){figures}"
+        )
     if cause is None:
         rounding = sum(v.isolated_status == ROUNDING for v in verdicts)
         inherited = sum(v.chained_status == INHERITED for v in verdicts)

@@ -1,9 +1,8 @@
 """LeRobot's side of a bisect: the same hooks on every block, run chained and isolated.
 
 Both runs start from the bisect artifact's inputs and recorded noise. Chained records each block's output
-as LeRobot computes it end to end; isolated feeds each block the original's recorded inputs (a forward
-pre-hook replaces them) and reruns it in float64 on those inputs. Only outputs are kept: inputs come from
-the original.
+and inputs as LeRobot computes them end to end; isolated feeds each block the original's recorded inputs (a forward
+pre-hook replaces them) and reruns it in float64 on those inputs (its inputs are the original's: not kept).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ def run_blocks(model: LeRobotModel, artifact: Artifact) -> BlockRuns:
     if noise is None:
         raise ValueError(f"the bisect artifact records no {NOISE_MEMBER}")
     runs = BlockRuns(lerobot_paths=[name for name, _ in model.model.named_modules()])
-    with capture_blocks(model.model, "lerobot", runs.chained.__setitem__, inputs=False) as chained:
+    with capture_blocks(model.model, "lerobot", runs.chained.__setitem__, inputs=True) as chained:
         model.get_action(artifact.inputs, artifact.input_torch_dtypes, artifact.seed, noise)
     recorded = artifact.outputs
 

@@ -11,6 +11,7 @@ from comparison.block_comparison import (
     ROUNDING,
     cause_line,
     first_cause,
+    first_gap,
     format_table,
     judge_blocks,
 )
@@ -66,7 +67,8 @@ def test_a_difference_that_vanishes_in_float64_is_rounding_not_a_cause() -> None
     verdicts = judge_blocks(original, chained, isolated, exact, [A, B])
     assert verdicts[0].isolated_status == ROUNDING and verdicts[0].chained_status == ROUNDING
     assert first_cause(verdicts) is None
-    assert cause_line(verdicts).startswith("cause: none: no block of 2 differs in isolation beyond rounding (1 rounding")
+    line = cause_line(verdicts)
+    assert line.startswith("cause: none: no block of 2 differs in isolation beyond rounding (1 rounding")
 
 
 def test_a_block_missing_from_a_run_is_missing_not_a_match() -> None:
@@ -74,3 +76,21 @@ def test_a_block_missing_from_a_run_is_missing_not_a_match() -> None:
     del isolated["block.llm_layer.1.out"], chained["block.llm_layer.1.out"]
     verdicts = judge_blocks(original, chained, isolated, ToleranceConfig(), [A, B])
     assert (verdicts[1].isolated_status, verdicts[1].chained_status) == ("missing", "missing")
+
+
+def test_a_difference_between_two_blocks_is_named_as_the_gap_between_them() -> None:
+    """Every block matches on its own and chained, but the second one's input differs: the glue between them."""
+    shifted = runs(lambda a: a.astype(np.float32), lambda a: a, lambda b: (b + 1).astype(np.float32))
+    original, chained, isolated = shifted
+    original["block.llm_layer.1.in.hidden_states"] = np.zeros((2, 3), np.float32)
+    chained["block.llm_layer.1.in.hidden_states"] = np.full((2, 3), 2.8, np.float32)
+    verdicts = judge_blocks(original, chained, isolated, ToleranceConfig(), [A, B])
+    assert first_cause(verdicts) is None
+    assert first_gap(verdicts) == (verdicts[0], verdicts[1])
+    assert cause_line(verdicts).startswith(
+        "cause: between blocks: no block differs in isolation, but llm_layer.1's input differs chained (max|diff| "
+        "2.80e+00"
+    )
+    assert "after llm_layer.0 (backbone.model.model.language_model.layers.0) and before llm_layer.1" in cause_line(
+        verdicts
+    )

@@ -24,7 +24,10 @@ def test_a_key_round_trips_and_names_its_module_on_each_side() -> None:
     assert parse_block_key("block.vision_merger.0").module_path("lerobot") == "backbone.model.model.visual.merger"
 
 
-@pytest.mark.parametrize("bad", ["block.llm_layer", "block.nope.1", "stage.backbone_features", "block.step.dit_block.1"])
+BAD_KEYS = ["block.llm_layer", "block.nope.1", "stage.backbone_features", "block.step.dit_block.1"]
+
+
+@pytest.mark.parametrize("bad", BAD_KEYS)
 def test_a_malformed_key_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not a block key"):
         parse_block_key(bad)
