@@ -64,6 +64,9 @@ FIGURE          ?= reports/bisect-$(notdir $(basename $(BISECT_OUT))).png
 # the committed bisect golden: one tiny-fixture artifact captured block by block by the real original
 GOLDEN_BISECT_DIR := fixtures/golden-bisect
 GOLDEN_BISECT_SRC := $(GOLDEN_DIR)/256x256/original_n1_7_new_embodiment.npz
+# the DeepStack case (docs/bisect.md): a merger after the last kept text layer; its golden and its bisect
+TINY_DEEPSTACK_CKPT := fixtures/tiny-groot-n1.7-deepstack
+GOLDEN_DEEPSTACK    := $(GOLDEN_BISECT_DIR)/deepstack/256x256/original_n1_7_libero_sim.npz
 
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
@@ -195,6 +198,10 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 fixtures-bisect: producer-env ## regenerate the committed bisect golden (fixtures/golden-bisect) with the real original
 	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_CKPT) --artifact $(GOLDEN_BISECT_SRC) \
 	  --out $(GOLDEN_BISECT_DIR)/256x256/original_n1_7_new_embodiment.bisect.npz --compression small
+	$(PRODUCER_PY) -m producer.cli --ckpt $(TINY_DEEPSTACK_CKPT) --out-dir $(GOLDEN_BISECT_DIR)/deepstack --seed $(SEED) \
+	  --batch-size $(BATCH_SIZE) --image-size 256x256 --tags libero_sim --device cpu --compression small
+	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_DEEPSTACK_CKPT) --artifact $(GOLDEN_DEEPSTACK) \
+	  --out $(GOLDEN_DEEPSTACK:.npz=.bisect.npz) --compression small
 
 bisect: consumer-env ## per-block table and the first block that differs: CKPT=dir ARTIFACT=x.npz (or x.bisect.npz)
 	@[ -n "$(CKPT)" ] && [ -n "$(ARTIFACT)" ] || { echo "set CKPT=<checkpoint dir> ARTIFACT=<artifact.npz, or a .bisect.npz to skip the capture>"; exit 2; }
@@ -207,6 +214,7 @@ tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fix
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant alt --out $(TINY_ALT_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant sized --out $(TINY_SIZED_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant minimal --out $(TINY_MINIMAL_CKPT)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant deepstack --out $(TINY_DEEPSTACK_CKPT)
 
 report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
 	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \

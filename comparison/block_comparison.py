@@ -16,7 +16,7 @@ numpy-only.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -108,8 +108,18 @@ def judge_blocks(
     isolated: Mapping[str, np.ndarray],
     tolerance: ToleranceConfig,
     blocks: Sequence[BlockId],
+    token_mask: np.ndarray | None = None,
 ) -> list[BlockVerdict]:
-    """Every block of ``blocks`` judged from the members ('<key>.out', '<key>.out64') of the three runs."""
+    """Every block of ``blocks`` judged from the members ('<key>.out', '<key>.out64') of the three runs.
+
+    ``token_mask`` (B, seq) bool, the attention mask: token-level tensors ((B, seq, ...)) are compared at
+    valid positions only, as the token-level stages are (padding positions carry no meaning).
+    """
+
+    def valid(run: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        return run if token_mask is None else _ValidTokens(run, token_mask)
+
+    original, chained, isolated = valid(original), valid(chained), valid(isolated)
     verdicts = []
     for block in sorted(blocks, key=block_position):
         out, out64 = block.member("out"), block.member("out64")
@@ -131,6 +141,26 @@ def judge_blocks(
         verdict.judge()
         verdicts.append(verdict)
     return verdicts
+
+
+class _ValidTokens(Mapping[str, np.ndarray]):
+    """A run's members, each token-level one reduced to its valid positions (read lazily)."""
+
+    def __init__(self, members: Mapping[str, np.ndarray], mask: np.ndarray) -> None:
+        self.members, self.mask = members, mask.astype(bool)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        array = np.asarray(self.members[name])
+        return array[self.mask] if array.shape[:2] == self.mask.shape else array
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.members
 
 
 def first_cause(verdicts: Sequence[BlockVerdict]) -> BlockVerdict | None:

@@ -3,7 +3,8 @@
 Reads a bisect artifact (``producer.bisect`` writes it; ``make bisect`` runs both), runs LeRobot chained
 and isolated with hooks on every block, judges each block (``comparison.block_comparison``), prints the
 per-block table, draws the figure and ends with one line naming the cause. docs/bisect.md says how to
-read it. Exit status: 0 no block differs in isolation, 1 one does, 2 bad usage or input.
+read it. Exit status: 0 no difference beyond rounding, 1 a block (or the code between two) differs, 2 bad
+usage or input.
 
 Usage (consumer env): ``python -m consumer.bisect --ckpt DIR --artifact X.bisect.npz [--figure PNG]``.
 """
@@ -16,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comparison.block_comparison import BlockVerdict, cause_line, first_cause, format_table, judge_blocks
+from comparison.block_comparison import BlockVerdict, cause_line, first_cause, first_gap, format_table, judge_blocks
 from comparison.tolerance import ToleranceConfig, tolerance_from_env
 from consumer.lerobot_side.model import LeRobotModel
 from parity_format.artifact import Artifact, read_artifact
@@ -60,7 +61,9 @@ def bisect(model: LeRobotModel, artifact: Artifact, tolerance: ToleranceConfig) 
     only_original = [b.label for b in original_blocks if b.key not in lerobot_ran]
     recorded_unstepped = {b.__class__(b.family, b.index) for b in original_blocks}
     only_lerobot = sorted(b.label for b in lerobot_blocks - recorded_unstepped)
-    verdicts = judge_blocks(artifact.outputs, runs.chained, runs.isolated, tolerance, original_blocks)
+    mask = artifact.inputs.get("inputs.attention_mask")
+    token_mask = None if mask is None else mask.astype(bool)
+    verdicts = judge_blocks(artifact.outputs, runs.chained, runs.isolated, tolerance, original_blocks, token_mask)
     return BisectReport(verdicts, only_original, only_lerobot, runs.notes)
 
 
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n", encoding="utf-8")
     print_report(report, [str(figure)])
-    return 1 if first_cause(report.verdicts) else 0
+    return 1 if first_cause(report.verdicts) or first_gap(report.verdicts) else 0
 
 
 if __name__ == "__main__":

@@ -94,3 +94,13 @@ def test_a_difference_between_two_blocks_is_named_as_the_gap_between_them() -> N
     assert "after llm_layer.0 (backbone.model.model.language_model.layers.0) and before llm_layer.1" in cause_line(
         verdicts
     )
+
+
+def test_padding_positions_of_token_level_tensors_are_not_compared() -> None:
+    expected = np.ones((2, 3, 4), np.float32)
+    actual = expected.copy()
+    actual[0, 0] = 9.0  # a padding position (left padding of the first sequence)
+    mask = np.array([[False, True, True], [True, True, True]])
+    runs_ = {"block.llm_layer.0.out": expected}, {"block.llm_layer.0.out": actual}, {"block.llm_layer.0.out": actual}
+    assert judge_blocks(*runs_, ToleranceConfig(), [A], mask)[0].isolated_status == MATCH
+    assert judge_blocks(*runs_, ToleranceConfig(), [A])[0].isolated_status == DIFFERS

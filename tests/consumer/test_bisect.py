@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from comparison.block_comparison import DIFFERS, INHERITED, MATCH, ROUNDING, cause_line, first_cause
+from comparison.block_comparison import DIFFERS, INHERITED, MATCH, ROUNDING, cause_line, first_cause, first_gap
 from comparison.tolerance import Tolerance, ToleranceConfig
 from consumer.bisect import BisectReport, bisect, main
 from consumer.lerobot_side.model import LeRobotModel
@@ -147,3 +147,21 @@ def test_cli_refuses_an_ordinary_artifact(capsys: pytest.CaptureFixture[str]) ->
     golden = REPO / "fixtures" / "golden" / "256x256" / "original_n1_7_new_embodiment.npz"
     assert main(["--ckpt", str(TINY_CKPT), "--artifact", str(golden)]) == 2
     assert "is not a bisect artifact" in capsys.readouterr().err
+
+
+DEEPSTACK_CKPT = REPO / "fixtures" / "tiny-groot-n1.7-deepstack"
+DEEPSTACK_BISECT = REPO / "fixtures" / "golden-bisect" / "deepstack" / "256x256" / "original_n1_7_libero_sim.bisect.npz"
+
+
+def test_the_deepstack_case_is_named_as_the_gap_after_the_last_kept_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/divergences.md deepstack-last-layer: every block matches alone; the backbone output differs."""
+    report = bisect(LeRobotModel(DEEPSTACK_CKPT, "cpu"), read_artifact(DEEPSTACK_BISECT), DEFAULT)
+    assert set(statuses(report, "isolated").values()) == {MATCH}
+    assert first_cause(report.verdicts) is None
+    gap = first_gap(report.verdicts)
+    assert gap is not None and gap[0] is not None
+    assert (gap[0].block.label, gap[1].block.label) == ("llm_layer.1", "vl_block.0")
+    assert statuses(report, "chained")["vl_block.0"] == INHERITED
+    assert "after llm_layer.1 (backbone.model.model.language_model.layers.1) and before vl_block.0" in cause_line(
+        report.verdicts
+    )
