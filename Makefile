@@ -195,13 +195,15 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
 
-fixtures-bisect: producer-env ## regenerate the committed bisect golden (fixtures/golden-bisect) with the real original
+fixtures-bisect: producer-env consumer-env ## regenerate fixtures/golden-bisect (bisect goldens, block paths) with the real original
 	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_CKPT) --artifact $(GOLDEN_BISECT_SRC) \
 	  --out $(GOLDEN_BISECT_DIR)/256x256/original_n1_7_new_embodiment.bisect.npz --compression small
 	$(PRODUCER_PY) -m producer.cli --ckpt $(TINY_DEEPSTACK_CKPT) --out-dir $(GOLDEN_BISECT_DIR)/deepstack --seed $(SEED) \
 	  --batch-size $(BATCH_SIZE) --image-size 256x256 --tags libero_sim --device cpu --compression small
 	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_DEEPSTACK_CKPT) --artifact $(GOLDEN_DEEPSTACK) \
 	  --out $(GOLDEN_DEEPSTACK:.npz=.bisect.npz) --compression small
+	$(PRODUCER_PY) -m fixtures.block_paths --side original
+	$(CONSUMER_PY) -m fixtures.block_paths --side lerobot
 
 bisect: consumer-env ## per-block table and the first block that differs: CKPT=dir ARTIFACT=x.npz (or x.bisect.npz)
 	@[ -n "$(CKPT)" ] && [ -n "$(ARTIFACT)" ] || { echo "set CKPT=<checkpoint dir> ARTIFACT=<artifact.npz, or a .bisect.npz to skip the capture>"; exit 2; }
