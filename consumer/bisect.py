@@ -21,7 +21,7 @@ from comparison.block_comparison import BlockVerdict, cause_line, first_cause, f
 from comparison.tolerance import ToleranceConfig, tolerance_from_env
 from consumer.lerobot_side.model import LeRobotModel
 from parity_format.artifact import Artifact, read_artifact
-from parity_format.block_keys import BISECT_KIND, blocks_of_modules, recorded_blocks
+from parity_format.block_keys import BISECT_KIND, BlockId, blocks_of_modules, recorded_blocks
 
 
 @dataclass
@@ -59,7 +59,7 @@ def bisect(model: LeRobotModel, artifact: Artifact, tolerance: ToleranceConfig) 
     lerobot_blocks = set(blocks_of_modules(runs.lerobot_paths, "lerobot"))
     lerobot_ran = {k.rsplit(".", 1)[0] for k in runs.chained}
     only_original = [b.label for b in original_blocks if b.key not in lerobot_ran]
-    recorded_unstepped = {b.__class__(b.family, b.index) for b in original_blocks}
+    recorded_unstepped = {BlockId(b.family, b.index) for b in original_blocks}
     only_lerobot = sorted(b.label for b in lerobot_blocks - recorded_unstepped)
     mask = artifact.inputs.get("inputs.attention_mask")
     token_mask = None if mask is None else mask.astype(bool)
