@@ -60,14 +60,24 @@ TINY_MINIMAL_CKPT := fixtures/tiny-groot-n1.7-minimal
 # one recorded training step per tag of the tiny checkpoint (issue 23; docs/training.md)
 GOLDEN_TRAINING_DIR := fixtures/golden-training
 PYTEST_ARGS     ?=
+# make bisect: ARTIFACT is an artifact (captured first, with the original) or a *.bisect.npz (consumer only)
+ARTIFACT        ?=
+BISECT_OUT      ?= $(if $(filter %.bisect.npz,$(ARTIFACT)),$(ARTIFACT),$(patsubst %.npz,%.bisect.npz,$(ARTIFACT)))
+FIGURE          ?= reports/bisect-$(notdir $(basename $(BISECT_OUT))).png
+# the committed bisect golden: one tiny-fixture artifact captured block by block by the real original
+GOLDEN_BISECT_DIR := fixtures/golden-bisect
+GOLDEN_BISECT_SRC := $(GOLDEN_DIR)/256x256/original_n1_7_new_embodiment.npz
+# the DeepStack case (docs/bisect.md): a merger after the last kept text layer; its golden and its bisect
+TINY_DEEPSTACK_CKPT := fixtures/tiny-groot-n1.7-deepstack
+GOLDEN_DEEPSTACK    := $(GOLDEN_BISECT_DIR)/deepstack/256x256/original_n1_7_libero_sim.npz
 
 export NO_ALBUMENTATIONS_UPDATE := 1
 export UV_PYTHON_DOWNLOADS ?= automatic
 
 .PHONY: fixtures-produce fixtures-training-produce
 .PHONY: help envs producer-env consumer-env gr00t test test-shared test-producer test-consumer \
-        consume demo produce publish fetch fixtures fixtures-training tiny-checkpoint report lock lint bench bench-full-size \
-        clean coverage
+        consume demo produce publish fetch fixtures fixtures-training fixtures-bisect bisect tiny-checkpoint report lock \
+        lint bench bench-full-size clean coverage
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -162,6 +172,7 @@ fetch: consumer-env ## download REPO@REVISION [TAGS=a,b SUBDIR=...] into the HF 
 fixtures: producer-env ## regenerate the golden fixtures of every fixture checkpoint with the real original (needs GR00T_SRC)
 	@[ -n "$(GR00T_SRC)" ] || { echo "make fixtures needs GR00T_SRC=<Isaac-GR00T checkout at $(GR00T_COMMIT)>"; exit 2; }
 	$(MAKE) --no-print-directory fixtures-produce
+	$(MAKE) --no-print-directory fixtures-bisect
 
 fixtures-produce: # the produce runs of make fixtures, with the original already installed (make coverage reuses them)
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu COMPRESSION=small
@@ -199,11 +210,28 @@ fixtures-training-produce: # issue 23 (docs/training.md): make fixtures runs it 
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_TRAINING_DIR) DEVICE=cpu COMPRESSION=small \
 	  IMAGE_SIZES=256x256 TRAINING=1
 
+fixtures-bisect: producer-env consumer-env ## regenerate fixtures/golden-bisect (bisect goldens, block paths) with the real original
+	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_CKPT) --artifact $(GOLDEN_BISECT_SRC) \
+	  --out $(GOLDEN_BISECT_DIR)/256x256/original_n1_7_new_embodiment.bisect.npz --compression small
+	$(PRODUCER_PY) -m producer.cli --ckpt $(TINY_DEEPSTACK_CKPT) --out-dir $(GOLDEN_BISECT_DIR)/deepstack --seed $(SEED) \
+	  --batch-size $(BATCH_SIZE) --image-size 256x256 --tags libero_sim --device cpu --compression small
+	$(PRODUCER_PY) -m producer.bisect --ckpt $(TINY_DEEPSTACK_CKPT) --artifact $(GOLDEN_DEEPSTACK) \
+	  --out $(GOLDEN_DEEPSTACK:.npz=.bisect.npz) --compression small
+	$(PRODUCER_PY) -m fixtures.block_paths --side original
+	$(CONSUMER_PY) -m fixtures.block_paths --side lerobot
+
+bisect: consumer-env ## per-block table and the first block that differs: CKPT=dir ARTIFACT=x.npz (or x.bisect.npz)
+	@[ -n "$(CKPT)" ] && [ -n "$(ARTIFACT)" ] || { echo "set CKPT=<checkpoint dir> ARTIFACT=<artifact.npz, or a .bisect.npz to skip the capture>"; exit 2; }
+	@if [ "$(BISECT_OUT)" != "$(ARTIFACT)" ]; then \
+	  $(PRODUCER_PY) -m producer.bisect --ckpt "$(CKPT)" --artifact "$(ARTIFACT)" --out "$(BISECT_OUT)" $(if $(DEVICE),--device $(DEVICE)); fi
+	$(CONSUMER_PY) -m consumer.bisect --ckpt "$(CKPT)" --artifact "$(BISECT_OUT)" --figure "$(FIGURE)"
+
 tiny-checkpoint: consumer-env ## rebuild every tiny random-weight checkpoint fixture (deterministic)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --out $(TINY_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant alt --out $(TINY_ALT_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant sized --out $(TINY_SIZED_CKPT)
 	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant minimal --out $(TINY_MINIMAL_CKPT)
+	HF_HUB_OFFLINE=1 $(CONSUMER_PY) fixtures/build_tiny_checkpoint.py --variant deepstack --out $(TINY_DEEPSTACK_CKPT)
 
 report: consumer-env ## Markdown + PNG report from the newest consumer JSON (reports/parity-*.json)
 	@latest=$$(ls -t $(or $(GROOT_PARITY_REPORT_DIR),reports)/parity-*.json 2>/dev/null | head -n 1); \

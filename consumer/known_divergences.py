@@ -186,6 +186,28 @@ def _training_relative_eef(artifact: Artifact, ckpt: Path) -> bool:
     return has_training_record(artifact.outputs) and relative_eef
 
 
+# Cosmos-Reason2-2B (what a checkpoint naming the Hub backbone loads): 3 DeepStack mergers, 28 text layers
+PUBLISHED_BACKBONE_MERGERS_AND_LAYERS = (3, 28)
+
+
+def _deepstack_after_last_kept_layer(_artifact: Artifact, ckpt: Path) -> bool:
+    """As many DeepStack mergers as kept text layers, or more: a merger's features follow the last kept layer.
+
+    Both implementations keep the first ``select_layer`` text layers; Qwen3-VL adds merger ``k``'s features
+    after layer ``k``. The backbone's own config.json when the checkpoint ships it, else the published one.
+    """
+    config = read_json(ckpt / "config.json")
+    backbone = ckpt / str(config.get("model_name", ""))
+    mergers, layers = PUBLISHED_BACKBONE_MERGERS_AND_LAYERS
+    if (backbone / "config.json").is_file():
+        bb = read_json(backbone / "config.json")
+        mergers = len(bb.get("vision_config", {}).get("deepstack_visual_indexes", []))
+        layers = int(bb.get("text_config", {}).get("num_hidden_layers", layers))
+    select = int(config.get("select_layer", layers))
+    kept = min(select, layers) if select >= 0 else layers
+    return kept >= 1 and mergers >= kept
+
+
 KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
     KnownDivergence(
         name="letterbox",
@@ -463,6 +485,19 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
         ),
         applies=_training_relative_eef,
         refusal=r"Unsupported relative N1\.7 action config .*'type': 'EEF'",
+    ),
+    KnownDivergence(
+        name="deepstack-last-layer",
+        check="model",
+        tensors=("action_pred",),
+        reason=(
+            f"as many DeepStack mergers as kept text layers: {ORIGINAL}'s backbone output (hidden_states[-1] under "
+            "transformers 4.57.3) carries the DeepStack features added after the last kept layer; "
+            f"{REIMPLEMENTATION} takes that layer's output from a forward hook, before the addition. Bisect: every "
+            "block matches in isolation, the difference arises between language_model.layers[select_layer-1] and "
+            "vl_self_attention.transformer_blocks.0 (docs/bisect.md)"
+        ),
+        applies=_deepstack_after_last_kept_layer,
     ),
 )
 

@@ -13,6 +13,7 @@ from comparison.stage_comparison import compare_stages
 from comparison.status import Status
 from consumer.checkpoint_identity import checkpoint_identity
 from consumer.checks.base import REGENERATE_HINT, Skip, verdict
+from consumer.known_divergences import divergences_for
 from consumer.noise import device_rule_problem, noise_source
 from parity_format.artifact import Artifact
 from parity_format.stage_keys import stage_items
@@ -49,7 +50,7 @@ def model_parity(session: Session, case: Case, artifact: Artifact) -> CheckResul
     report.problems += problems
     report.notes += out.notes + identity.notes
     report.notes.append(f"LeRobot on {device}, {settings.dtype}, attention {model.attention}, noise: {noise.label}")
-    result = verdict(case, "model", report)
+    result = verdict(case, "model", report, divergences_for("model", artifact, ckpt))
     result.noise_source = noise.label
     if expected.shape == actual.shape and expected.ndim == 3:
         with np.errstate(invalid="ignore", over="ignore"):

@@ -5,6 +5,7 @@ fixture checkpoints, and on copies of a checkpoint with the one setting that cau
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,34 @@ def test_video_horizon_applies_exactly_when_the_frame_count_is_not_the_horizon()
     for folder, applies in (("history1-256x256", True), ("history3-256x256", True), ("256x256", False)):
         path = GOLDEN_ALT / folder / "original_n1_7_simpler_env_widowx.npz"
         assert ("video-horizon" in names_for("preprocessor", path, ALT_CKPT)) is applies, folder
+
+
+DEEPSTACK_CKPT = REPO / "fixtures" / "tiny-groot-n1.7-deepstack"
+DEEPSTACK_GOLDEN = REPO / "fixtures" / "golden-bisect" / "deepstack" / "256x256" / "original_n1_7_libero_sim.npz"
+
+
+def backbone_copy(src: Path, dst: Path, **vision_config: object) -> Path:
+    """The checkpoint with some backbone vision_config settings changed (other files linked)."""
+    from consumer.known_divergences import read_json
+
+    backbone = Path(str(read_json(src / "config.json")["model_name"]))
+    shutil.copytree(src, dst, symlinks=False)
+    config_path = dst / backbone / "config.json"
+    config = json.loads(config_path.read_text())
+    config["vision_config"].update(vision_config)
+    config_path.write_text(json.dumps(config))
+    return dst
+
+
+def test_deepstack_after_the_last_kept_layer_is_declared_exactly_there(tmp_path: Path) -> None:
+    from consumer.known_divergences import _deepstack_after_last_kept_layer as applies
+
+    result = run(DEEPSTACK_GOLDEN, "model", tmp_path)
+    assert result.status == "xfail" and result.divergences == ["deepstack-last-layer"], result.message
+    assert not statuses(result)["action_pred"]
+    assert result.stages is not None and result.stages.first_divergence == "stage.backbone_features"
+    artifact = read_artifact(DEEPSTACK_GOLDEN)
+    assert applies(artifact, DEEPSTACK_CKPT)
+    one_merger = backbone_copy(DEEPSTACK_CKPT, tmp_path / "one-merger", deepstack_visual_indexes=[0])
+    assert not applies(artifact, one_merger)  # the one setting flipped: fewer mergers than kept layers
+    assert not applies(artifact, TINY_CKPT) and not applies(artifact, ALT_CKPT)
