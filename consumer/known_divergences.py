@@ -489,7 +489,8 @@ KNOWN_DIVERGENCES: tuple[KnownDivergence, ...] = (
     KnownDivergence(
         name="deepstack-last-layer",
         check="model",
-        tensors=("action_pred",),
+        # the backbone and everything computed from it; state_features does not depend on the backbone
+        tensors=("action_pred", "backbone_features", "vl_embeds", "action_in", "velocity"),
         reason=(
             f"as many DeepStack mergers as kept text layers: {ORIGINAL}'s backbone output (hidden_states[-1] under "
             "transformers 4.57.3) carries the DeepStack features added after the last kept layer; "
