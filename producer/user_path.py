@@ -32,6 +32,7 @@ import numpy as np
 from parity_format.artifact import RawObservation
 from parity_format.decode_members import LIBERO_TAG
 from parity_format.user_path_members import FULL, REFERENCE, SHIPPED, user_path_action
+from producer.original import nested_inputs
 from sources.checkpoint import backbone_workdir
 from torch_hooks.noise_draw import intercept_noise_draw
 
@@ -96,18 +97,6 @@ def fp64_problem(model: Any, device: str) -> str | None:
             f"{free / 2**30:.3g} GiB free on {device}"
         )
     return None
-
-
-def nested(tensors: dict[str, Any], device: str) -> dict[str, Any]:
-    """Dotted collated inputs -> the nested dict ``get_action`` takes."""
-    out: dict[str, Any] = {}
-    for dotted, tensor in tensors.items():
-        node = out
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = tensor.to(device)
-    return out
 
 
 class OriginalUserPath:
@@ -199,7 +188,7 @@ class OriginalUserPath:
         model64 = self.fp64_model()
         if model64 is not None:
             with intercept_noise_draw(noise.shape, noise) as draws, torch.inference_mode():
-                out = model64.get_action(**nested(prepared.tensors, self.device))
+                out = model64.get_action(**nested_inputs(prepared.tensors, self.device))
             draws.require_one("replaced")
             action64 = out["action_pred"].detach().to(device="cpu", dtype=torch.float64).numpy()
             states = {k: v.copy() for k, v in raw.state.items()}
