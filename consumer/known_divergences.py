@@ -196,6 +196,8 @@ def _deepstack_after_last_kept_layer(_artifact: Artifact, ckpt: Path) -> bool:
     Both implementations keep the first ``select_layer`` text layers; Qwen3-VL adds merger ``k``'s features
     after layer ``k``. The backbone's own config.json when the checkpoint ships it, else the published one.
     """
+    if not (ckpt / "config.json").is_file():  # not a checkpoint this condition can read: it does not apply
+        return False
     config = read_json(ckpt / "config.json")
     backbone = ckpt / str(config.get("model_name", ""))
     mergers, layers = PUBLISHED_BACKBONE_MERGERS_AND_LAYERS

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consumer.reports.report_file import publish_report
 from comparison.tolerance_blindness import blind_spots
+from consumer.reports.report_file import publish_report
 
 if TYPE_CHECKING:
     from comparison.results import CheckResult

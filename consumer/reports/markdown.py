@@ -25,16 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from comparison.compare import ComparisonReport, TensorComparison
+from artifact_tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
+from comparison.compare import ComparisonReport
 from comparison.formatting import fmt_float, fmt_num, fmt_sci
-from parity_format.limits import LimitsConfigError, NotARegularFile, limits_from_env, read_regular_file
 from comparison.results import CheckResult
-from parity_format.safe_text import safe_text
 from comparison.stage_comparison import StageComparison
-from parity_format.stage_keys import canonical_stage_key, pipeline_position, stage_label
 from comparison.status import Status
 from comparison.tier_tables import TIER_HEADER, tier_rows, tier_summary
-from artifact_tools import EXIT_DIFFERENT, EXIT_OK, error, parse_args
+from parity_format.limits import LimitsConfigError, NotARegularFile, limits_from_env, read_regular_file
+from parity_format.safe_text import safe_text
+from parity_format.stage_keys import canonical_stage_key, pipeline_position, stage_label
 
 PROG = "groot-parity-report"
 COLORS = ("tab:blue", "tab:red", "tab:orange")  # within tolerance, out of tolerance, first divergence
