@@ -181,7 +181,6 @@ def episode_artifact(
 
 def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, tags: list[str]) -> list[TagOutcome]:
     """``--episode``: one episode artifact per tag into ``<out-dir>/episode/`` (plain writes: they are small)."""
-    import sys
     import time
 
     import torch
@@ -190,8 +189,8 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
     from parity_format.episode_members import EPISODE_FOLDER, episode_filename
     from producer.embodiments import embodiment_spec
     from producer.original import OriginalGr00t, import_gr00t
-    from producer.pipeline import TagOutcome, tag_failed
-    from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.pipeline import TagOutcome, run_provenance, tag_failed
+    from producer.provenance import cuda_determinism
     from sources.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
 
     import_gr00t()
@@ -199,17 +198,8 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
     cuda = cuda_determinism(device)
     original = OriginalGr00t(ckpt, device)
     original.load_model()
-    checkpoint = {
-        **publishable_checkpoint(ref.to_dict(), ckpt, checkpoint_fingerprint(ckpt), options.path_root),
-        "content_fingerprint": content_fingerprint(ckpt),
-    }
-    meta = provenance(
-        device=device,
-        attention=original.attention,
-        checkpoint=checkpoint,
-        argv=publishable_argv(sys.argv, options.path_root),
-        cuda=cuda,
-    )
+    fingerprints = (checkpoint_fingerprint(ckpt), content_fingerprint(ckpt))
+    meta = run_provenance(options, ref, ckpt, fingerprints, original, device, cuda)
     statistics = read_json(ckpt / "statistics.json")
     outcomes = []
     for tag in tags:

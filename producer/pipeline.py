@@ -97,7 +97,7 @@ def produce(
     from parity_format.stage_failures import STAGE_FAILURES
     from producer.observations import size_label
     from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
-    from producer.provenance import cuda_determinism, provenance, publishable_argv, publishable_checkpoint
+    from producer.provenance import cuda_determinism
     from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter
     from sources.checkpoint_statistics import read_statistics
@@ -137,18 +137,7 @@ def produce(
         waited = time.perf_counter() - started
         if waited >= 1.0:
             print(f"checkpoint fingerprint: waited {waited:.1f}s for it after the load", flush=True)
-        checkpoint = {
-            # whole files: what older consumers compare; then what determines the numbers (survives relocation)
-            **publishable_checkpoint(ref.to_dict(), ckpt, whole_files, options.path_root),
-            "content_fingerprint": content,
-        }
-        meta = provenance(
-            device=device,
-            attention=original.attention,
-            checkpoint=checkpoint,
-            argv=publishable_argv(sys.argv, options.path_root),
-            cuda=cuda,
-        )
+        meta = run_provenance(options, ref, ckpt, (whole_files, content), original, device, cuda)
         meta["embodiment_ids"] = original.embodiment_ids()
         user_path = OriginalUserPath(original)
         for job in jobs:
@@ -174,6 +163,33 @@ def produce(
             report_writes(writes, outcomes, wait=False)
         report_writes(writes, outcomes, wait=True)
     return [outcomes[i] for i in sorted(outcomes)]
+
+
+def run_provenance(
+    options: ProduceOptions,
+    ref: CheckpointRef,
+    ckpt: Path,
+    fingerprints: tuple[str, dict],
+    original: OriginalGr00t,
+    device: str,
+    cuda: dict | None,
+) -> dict:
+    """The manifest's provenance shared by every artifact of one run (per-tag artifacts and episodes)."""
+    from producer.provenance import provenance, publishable_argv, publishable_checkpoint
+
+    whole_files, content = fingerprints
+    checkpoint = {
+        # whole files: what older consumers compare; then what determines the numbers (survives relocation)
+        **publishable_checkpoint(ref.to_dict(), ckpt, whole_files, options.path_root),
+        "content_fingerprint": content,
+    }
+    return provenance(
+        device=device,
+        attention=original.attention,
+        checkpoint=checkpoint,
+        argv=publishable_argv(sys.argv, options.path_root),
+        cuda=cuda,
+    )
 
 
 def fingerprint_in_background(ckpt: Path) -> Future[tuple[str, dict]]:
