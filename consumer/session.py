@@ -36,6 +36,7 @@ from parity_format.episode_members import discover_episodes, episode_tag
 from parity_format.errors import ArtifactError
 from parity_format.safe_text import safe_text
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
+from torch_hooks.cuda_settings import describe as describe_cuda_settings
 
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
 
@@ -62,6 +63,8 @@ class ParitySession:
         self._policies: dict[tuple[Path, str, str, int], tuple[Any, list[str]]] = {}
         self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
         self.cache: dict[str, Any] = {}  # per-check state kept for the run (the policy check's models)
+        self.cuda_settings: dict[str, Any] | None = None  # what torch_hooks.cuda_settings applied (a GPU run)
+        self._case_on_cuda = False  # the running case asked for a CUDA device (its result gets the note)
 
     def device_for(self, artifact: Artifact) -> str:
         """GROOT_PARITY_DEVICE, else the producer's device type when this machine has it, else cpu.
@@ -69,7 +72,30 @@ class ParitySession:
         Following the artifact matters only for artifacts without recorded noise: torch draws a
         different noise stream on CPU and CUDA, so their seed reproduces the noise on one device type.
         CUDA under pytest-xdist (and ``cuda:auto``): each worker its own GPU (consumer/parallel.py).
+        A CUDA answer first applies the producer's deterministic settings (:meth:`_use_cuda`).
         """
+        device = self._resolve_device(artifact)
+        if device.startswith("cuda"):
+            self._use_cuda(device)
+        return device
+
+    def _use_cuda(self, device: str) -> None:
+        """Once per run, before LeRobot's model touches the GPU: TF32 off, deterministic kernels, as the
+        producer records (torch_hooks/cuda_settings.py). Left on, torch's cuDNN default would run the vision
+        tower's Conv3d in TF32, about 1e-3 relative error, and the replay would measure that, not LeRobot.
+        """
+        self._case_on_cuda = True
+        if self.cuda_settings is not None:
+            return
+        import torch
+
+        if not torch.cuda.is_available():  # nothing to configure; the device fails where it is used
+            return
+        from torch_hooks.cuda_settings import cuda_determinism
+
+        self.cuda_settings = cuda_determinism(device)
+
+    def _resolve_device(self, artifact: Artifact) -> str:
         if self.settings.device and self.settings.device != CUDA_AUTO:
             return self.settings.device
         produced_on = str((artifact.provenance or {}).get("device", "cpu")).split(":")[0]
@@ -132,6 +158,7 @@ class ParitySession:
         started = time.perf_counter()
         artifact: Artifact | None = None
         capped = False
+        self._case_on_cuda = False
         try:
             unlisted = unlisted_folder_problem(case)
             if unlisted is not None:
@@ -140,7 +167,7 @@ class ParitySession:
             cap = self.settings.memory_cap
             if cap is not None:
                 import_heavy_modules()
-            with memory_cap(cap, enabled=self.device_for(artifact) == "cpu") as capped:
+            with memory_cap(cap, enabled=self._resolve_device(artifact) == "cpu") as capped:
                 result = check_named(check).run(self, case, artifact)
         except ArtifactError as exc:
             result = CheckResult(case, check, Status.FAIL, safe_text(f"unreadable artifact: {exc}"))
@@ -162,6 +189,8 @@ class ParitySession:
             prefix = safe_text(f"{case.path}: {check} check failed: ")
             head = prefix if first.startswith(prefix) else ""
             result.message = head + explained(self, artifact, first.removeprefix(head)) + (f"\n{rest}" if rest else "")
+        if self._case_on_cuda and self.cuda_settings is not None:
+            result.notes.append(describe_cuda_settings(self.cuda_settings))
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result

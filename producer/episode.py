@@ -190,8 +190,8 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
     from producer.embodiments import embodiment_spec
     from producer.original import OriginalGr00t, import_gr00t
     from producer.pipeline import TagOutcome, run_provenance, tag_failed
-    from producer.provenance import cuda_determinism
     from sources.checkpoint import checkpoint_fingerprint, content_fingerprint, read_json
+    from torch_hooks.cuda_settings import cuda_determinism
 
     import_gr00t()
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")

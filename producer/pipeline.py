@@ -97,10 +97,10 @@ def produce(
     from parity_format.stage_failures import STAGE_FAILURES
     from producer.observations import size_label
     from producer.original import OriginalGr00t, gr00t_installed, import_gr00t
-    from producer.provenance import cuda_determinism
     from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter
     from sources.checkpoint_statistics import read_statistics
+    from torch_hooks.cuda_settings import cuda_determinism
 
     if not gr00t_installed():
         import_gr00t()  # the install hint, before hashing a multi-GB checkpoint

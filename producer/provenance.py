@@ -19,7 +19,6 @@ import platform
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -140,69 +139,6 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
-# cuBLAS is only deterministic with a fixed workspace; it must be set before the first cuBLAS call.
-CUBLAS_WORKSPACE = ":4096:8"
-
-
-def nvidia_driver_version() -> str | None:
-    """The NVIDIA driver version (torch does not expose it), from nvidia-smi; None when unavailable."""
-    try:
-        done = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = done.stdout.strip().splitlines()
-    return lines[0].strip() if lines else None
-
-
-def cuda_determinism(
-    device: str, torch: Any = None, driver_version: Callable[[], str | None] = nvidia_driver_version
-) -> dict[str, Any] | None:
-    """On CUDA: make the original's numbers as device-independent as torch allows, and record how.
-
-    TF32 (a 10-bit-mantissa matmul/convolution mode, on by default for cuDNN) would put ~1e-3 relative
-    error into every fp32 product and make a CUDA artifact incomparable with a CPU replay; cuDNN
-    autotuning (``benchmark``) and non-deterministic kernels make two runs on the same GPU differ.
-    Returns the settings applied plus GPU name, driver and CUDA versions for the manifest; None on CPU.
-    ``torch`` is injectable so the logic is unit-tested without a GPU.
-    """
-    if not device.startswith("cuda"):
-        return None
-    if torch is None:
-        import torch
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
-    torch.set_float32_matmul_precision("highest")
-    # warn_only: an op without a deterministic kernel warns instead of aborting the run
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    index = torch.device(device).index
-    index = torch.cuda.current_device() if index is None else index
-    major, minor = torch.cuda.get_device_capability(index)
-    return {
-        "gpu_name": torch.cuda.get_device_name(index),
-        "compute_capability": f"{major}.{minor}",
-        "driver_version": driver_version(),
-        "cuda_version": torch.version.cuda,
-        "cudnn_version": torch.backends.cudnn.version(),
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "cudnn_deterministic": torch.backends.cudnn.deterministic,
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-        "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
-        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
-    }
-
-
 def provenance(
     *,
     device: str,
@@ -211,7 +147,7 @@ def provenance(
     argv: list[str],
     cuda: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The manifest's provenance; ``cuda`` is what :func:`cuda_determinism` applied (None on CPU)."""
+    """The manifest's provenance; ``cuda``: what torch_hooks.cuda_settings.cuda_determinism applied (None on CPU)."""
     return {
         "producer": "groot-parity producer",
         "implementation": "gr00t (NVIDIA Isaac-GR00T, original)",
