@@ -5,7 +5,7 @@
 # max/mean |diff| against the fp32 CPU original), then the CLI on fixtures/golden. The CPU figures to set
 # them against are the same commands without GROOT_PARITY_DEVICE. The consumer turns TF32 off before the
 # model touches the GPU (torch_hooks/cuda_settings.py); each GPU result's notes say so. Each step has a
-# timeout: at most about 7.5 minutes in all; on the 16-core H200 machine expect 2 to 3.
+# timeout (75 + 90 + 170 s): at most about 7 minutes in all; on the 16-core H200 machine expect 2 to 3.
 #
 # That machine has no network. Its python3 (/opt/torch/.venv: torch 2.11.0+cu130) lacks lerobot and
 # its import chain and has transformers 5.17 with tokenizers 0.23.2 (transformers 5.5.4, which lerobot
@@ -19,7 +19,7 @@
 #
 # Run through the device tool from the repo root, with .whl carried:
 #   run(command="set -o pipefail; bash benchmarks/cuda_replay.sh 2>&1 | tee $OUT/log.txt",
-#       carry=[".whl"], timeout_s=540)
+#       carry=[".whl"], timeout_s=480)
 # Everything comes back flat in $OUT, 7 files (the tool returns at most 8): log.txt (the tee above),
 # env.txt (versions, GPU, pip freeze), golden-variants.txt and golden.txt (the CLI's output),
 # envelope-fp32.txt (the table), reports.tar.gz (the two JSON reports), status.txt (each step's exit
@@ -100,17 +100,17 @@ run_step() {  # name, timeout seconds, output file, command...: never fatal, sta
 mkdir -p /tmp/cuda-replay-reports
 export GROOT_PARITY_DEVICE=$DEVICE GROOT_PARITY_REPORT_DIR=/tmp/cuda-replay-reports
 # smallest first, the largest last: a slow machine loses the tail, not the envelope
-run_step golden-variants 80 "$OUT/golden-variants.txt" "$PY" -m consumer.cli --dir fixtures/golden-variants
+run_step golden-variants 75 "$OUT/golden-variants.txt" "$PY" -m consumer.cli --dir fixtures/golden-variants
 
 step "envelope-fp32 (its per-artifact lines and load logs go to this log, the table to envelope-fp32.txt)"
 started=$(date +%s)
 rc=0
-timeout --kill-after=15 100 "$PY" benchmarks/bf16_envelope.py --dir fixtures/golden --dtype float32 \
+timeout --kill-after=15 90 "$PY" benchmarks/bf16_envelope.py --dir fixtures/golden --dtype float32 \
     2>&1 >"$OUT/envelope-fp32.txt" || rc=$?
 cat "$OUT/envelope-fp32.txt"
 status envelope-fp32 "$rc" "$(($(date +%s) - started))"
 
-run_step golden 200 "$OUT/golden.txt" "$PY" -m consumer.cli --dir fixtures/golden
+run_step golden 170 "$OUT/golden.txt" "$PY" -m consumer.cli --dir fixtures/golden
 
 tar -czf "$OUT/reports.tar.gz" -C /tmp cuda-replay-reports
 step "done"
