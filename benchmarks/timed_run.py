@@ -102,6 +102,8 @@ def instrument_producer() -> Any:
 
     import producer.cli as cli
     import producer.original as original
+    import producer.pipeline as pipeline
+    import producer.user_path as user_path
     import producer.writing as writing
     import sources.checkpoint as checkpoint
 
@@ -113,6 +115,10 @@ def instrument_producer() -> Any:
     timed(original.OriginalGr00t, "load_model", "load")
     timed(original.OriginalGr00t, "prepare", "run", lambda self, tag, *args, **kwargs: tag)
     timed(original.OriginalGr00t, "infer", "run", lambda self, prepared, *args, **kwargs: prepared.tag)
+    # the two phases of a tag (float32 work; the as-shipped policy), and the policy's own load inside the second
+    timed(pipeline, "run_job", "run", lambda options, original, meta, job, *args, **kwargs: job.tag)
+    timed(pipeline, "finish_job", "run", lambda first, job, *args, **kwargs: job.tag)
+    timed(user_path.OriginalUserPath, "_build", "load", lambda self, tag, *args, **kwargs: f"Gr00tPolicy {tag}")
     timed(writing, "write_artifact", "write", lambda a, *args, **kwargs: a.embodiment_tag)  # on the writer thread
     return cli.main
 
@@ -124,12 +130,14 @@ def instrument_consumer() -> Any:
     import consumer.checkpoint_identity as identity
     import consumer.cli as cli
     import consumer.lerobot_side.model as lerobot_side
+    import consumer.model_store as model_store
     import consumer.session as checks
 
     timed(identity, "checkpoint_fingerprint", "fingerprint")  # imported by name into checkpoint_identity
     timed(identity, "content_fingerprint", "fingerprint")
     timed(checks, "read_artifact", "read", lambda path, *a, **k: Path(path).parent.name + "/" + Path(path).name)
     timed(lerobot_side.LeRobotModel, "__init__", "load")
+    timed(model_store.ModelStore, "get", "load")  # every materialisation (LeRobotModel nested), ~0 s on a hit
     timed(checks.ParitySession, "run", "check", lambda self, case, check: f"{case.case_id} {check}")
     return cli.main
 

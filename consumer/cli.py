@@ -99,13 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     for line in blind:
         print(f"WARNING: {line}", flush=True)
     checks = [k for k in args.check or CHECKS if k in CHECKS]
-    pairs = [(c, k) for c in cases for k in checks]
-    pairs += [(c, k) for c in episodes for k in args.check or EPISODE_CHECKS if k in EPISODE_CHECKS]
+    # run check by check, so every artifact's check reuses the model the check needs (consumer/model_store.py);
+    # the table and report still list artifact by artifact
+    listed = [(c, k) for c in cases for k in checks]
+    listed += [(c, k) for c in episodes for k in args.check or EPISODE_CHECKS if k in EPISODE_CHECKS]
+    pairs = sorted(listed, key=lambda pair: (checks + list(EPISODE_CHECKS)).index(pair[1]))
     total = len(pairs)
     for index, (case, check) in enumerate(pairs, start=1):
         print(f"[{index}/{total}] {safe_text(case.case_id)} {check} ...", end=" ", flush=True)
         result = session.run(case, check)
         print(f"{result.status.text} ({result.seconds:.1f}s)", flush=True)
+    position = {(case.path, check): i for i, (case, check) in enumerate(listed)}
+    session.results.sort(key=lambda r: position.get((r.case.path, r.check), len(position)))
+    print(session.models.summary(), flush=True)
     # written first, so nothing printed below can cost the report
     unmatched = session.unmatched_tolerance_overrides()
     try:

@@ -23,12 +23,14 @@ from consumer.discovery import unlisted_folder_problem
 from consumer.failure_context import explained
 from consumer.memory_cap import (
     cap_exceeded,
+    default_cap,
     import_heavy_modules,
     load_allowance,
     memory_cap,
     mentions_out_of_memory,
     weights_allowance,
 )
+from consumer.model_store import DoesNotFit, ModelStore, float32_bytes
 from consumer.parallel import worker_cuda_device
 from consumer.settings import CUDA_AUTO, ENV_CKPT, Settings
 from parity_format.artifact import Artifact, read_artifact
@@ -59,8 +61,8 @@ class ParitySession:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.results: list[CheckResult] = []
-        self._models: dict[tuple[Path, str], Any] = {}
-        self._policies: dict[tuple[Path, str, str, int], tuple[Any, list[str]]] = {}
+        # every model of the run, within the memory cap (consumer/model_store.py)
+        self.models = ModelStore(settings.memory_cap or default_cap())
         self.fingerprints = FingerprintCache()  # replay checkpoints hashed once per run
         self.cache: dict[str, Any] = {}  # per-check state kept for the run (the policy check's models)
         self.cuda_settings: dict[str, Any] | None = None  # what torch_hooks.cuda_settings applied (a GPU run)
@@ -134,24 +136,28 @@ class ParitySession:
         )
 
     def model(self, ckpt: Path, device: str) -> Any:
+        """LeRobot's GR00TN17 in the run's dtype (``LeRobotModel``), from the model store."""
         from consumer.lerobot_side.model import LeRobotModel
 
-        if (ckpt, device) not in self._models:
+        def load() -> Any:
             with load_allowance(weights_allowance(ckpt)):  # held once per run: not charged to the first case
-                self._models[ckpt, device] = LeRobotModel(ckpt, device, self.settings.dtype)
-        return self._models[ckpt, device]
+                return LeRobotModel(ckpt, device, self.settings.dtype)
+
+        return self.models.get(self._model_key(ckpt, device), load, float32_bytes(ckpt), device)
+
+    def _model_key(self, ckpt: Path, device: str) -> tuple[str, Path, str, str]:
+        return ("LeRobotModel", ckpt, device, self.settings.dtype)
 
     def policy(self, artifact: Artifact, ckpt: Path, device: str, action_dim: int) -> tuple[Any, list[str]]:
-        """LeRobot's GrootPolicy for the artifact's tag around the cached model (lerobot_side/rtc_policy.py)."""
+        """LeRobot's GrootPolicy for the artifact's tag around the stored model (lerobot_side/rtc_policy.py)."""
         from consumer.lerobot_side.rtc_policy import build_policy, camera_shapes
 
-        key = (ckpt, device, artifact.embodiment_tag, action_dim)
-        if key not in self._policies:
-            model = self.model(ckpt, device).model
-            self._policies[key] = build_policy(
-                model, ckpt, artifact.embodiment_tag, action_dim, camera_shapes(artifact)
-            )
-        return self._policies[key]
+        model = self.model(ckpt, device).model
+        return self.models.attached(
+            self._model_key(ckpt, device),
+            ("GrootPolicy", artifact.embodiment_tag, action_dim),
+            lambda: build_policy(model, ckpt, artifact.embodiment_tag, action_dim, camera_shapes(artifact)),
+        )
 
     # -- checks ---------------------------------------------------------------------------------
     def run(self, case: Case, check: str) -> CheckResult:
@@ -173,7 +179,7 @@ class ParitySession:
             result = CheckResult(case, check, Status.FAIL, safe_text(f"unreadable artifact: {exc}"))
         except UnlistedFolder as exc:
             result = CheckResult(case, check, Status.FAIL, str(exc))
-        except Skip as exc:
+        except (Skip, DoesNotFit) as exc:  # DoesNotFit: a model this machine cannot hold, refused unloaded
             result = CheckResult(case, check, Status.SKIP, str(exc))
         except Exception as exc:  # one case's failure, whatever it is, must not end the run (issue 14)
             cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

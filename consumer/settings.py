@@ -69,7 +69,9 @@ KNOBS: dict[str, str] = {
         "The most address space one check may add to the consumer process, in GB (default: half the machine's "
         f"memory), or `{MEMORY_CAP_OFF}`. A check that needs more fails alone, naming this knob, instead of the "
         "kernel killing the run with no report. CPU only (Linux RLIMIT_AS, lifted after each check); raise it for "
-        "full-size checkpoints on small machines."
+        "full-size checkpoints on small machines. It is also the most memory the run's models may hold at once "
+        "(consumer/model_store.py): the least recently used is freed before the next one loads (default without "
+        "a cap: half the machine)."
     ),
 }
 

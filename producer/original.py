@@ -17,6 +17,7 @@ import numpy as np
 
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir
+from sources.mapped_weights import released_weight_pages
 from torch_hooks.noise_draw import NOISE_MEMBER, intercept_noise_draw
 from torch_hooks.stage_capture import capture_stages
 
@@ -142,7 +143,7 @@ class OriginalGr00t:
         import torch
         from transformers import AutoConfig, AutoModel
 
-        with backbone_workdir(self.ckpt):
+        with backbone_workdir(self.ckpt), released_weight_pages():
             config = AutoConfig.from_pretrained(str(self.ckpt))
             config.use_flash_attention = False  # SDPA, as LeRobot runs it
             config.load_bf16 = False
@@ -154,6 +155,13 @@ class OriginalGr00t:
         if self._model is None:
             self.load_model()
         return self._model
+
+    def release_model(self) -> None:
+        """Drop the float32 model (a later use loads it again): the as-shipped policy loads next (issue 26)."""
+        import gc
+
+        self._model = None
+        gc.collect()
 
     @property
     def attention(self) -> str:
@@ -174,7 +182,7 @@ class OriginalGr00t:
         from gr00t.policy.gr00t_policy import Gr00tPolicy
 
         if tag not in self._policies:
-            with backbone_workdir(self.ckpt):
+            with backbone_workdir(self.ckpt), released_weight_pages():
                 self._policies[tag] = Gr00tPolicy(tag, str(self.ckpt.resolve()), device=self.device, strict=True)
         policy = self._policies[tag]
         observation = {

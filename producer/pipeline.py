@@ -24,7 +24,7 @@ from producer.input_variations import InputVariation
 if TYPE_CHECKING:
     from parity_format.artifact import Artifact, RawObservation
     from producer.original import OriginalGr00t, PreparedInputs
-    from producer.user_path import OriginalUserPath
+    from producer.user_path import OriginalUserPath, UserPathRun
     from producer.writing import BackgroundWriter, Written
     from sources.checkpoint import CheckpointRef
 
@@ -140,6 +140,8 @@ def produce(
         meta = run_provenance(options, ref, ckpt, (whole_files, content), original, device, cuda)
         meta["embodiment_ids"] = original.embodiment_ids()
         user_path = OriginalUserPath(original)
+        # phase 1, the float32 model: every job's inference, decode, float32/float64 user path, RTC, training
+        float32_done: list[tuple[Job, Prepared, FirstPhase, float]] = []
         for job in jobs:
             print(f"{job.label} ...", end=" ", flush=True)
             prepared = ahead.pop(job.index) if job.index in ahead else prepare(job)
@@ -147,17 +149,34 @@ def produce(
             try:
                 if isinstance(prepared, Exception):
                     raise prepared
-                artifact = run_job(options, original, meta, job, prepared, user_path)
+                first = run_job(options, original, meta, job, prepared, user_path)
                 ran = prepared.seconds + time.perf_counter() - t0
-                print(f"ran {ran:.1f}s, writing", flush=True)
+                float32_done.append((job, prepared, first, ran))
+                print(f"float32 ran {ran:.1f}s", flush=True)
+            except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
+                if isinstance(prepared, Prepared):
+                    writer.discard(prepared.inputs.inputs.values())
+                outcomes[job.index] = tag_failed(job.tag, job.folder, t0, exc)
+                print(f"FAILED {outcomes[job.index].detail}", flush=True)
+        # phase 2, the policy as shipped: its own load, once the float32 model is freed
+        user_path.release_exact()
+        original.release_model()
+        if float32_done:
+            print("float32 work done: released the float32 model; the as-shipped Gr00tPolicy loads next", flush=True)
+        for job, prepared, first, ran in float32_done:
+            print(f"{job.label} as shipped ...", end=" ", flush=True)
+            t0 = time.perf_counter()
+            try:
+                artifact = finish_job(first, job, prepared, user_path)
+                ran += time.perf_counter() - t0
+                print(f"ran {time.perf_counter() - t0:.1f}s, writing", flush=True)
                 for stage, error in artifact.provenance.get(STAGE_FAILURES, {}).items():
                     print(f"{job.label}: optional stage {stage} failed (recorded in the artifact): {error}", flush=True)
                 future = writer.submit(artifact, options.out_dir / job.folder / artifact_filename(job.tag))
                 shape = tuple(artifact.action_pred.shape)
                 writes.append(PendingWrite(job.index, job.label, job.tag, job.folder, t0, ran, shape, future))
             except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
-                if isinstance(prepared, Prepared):
-                    writer.discard(prepared.inputs.inputs.values())
+                writer.discard(prepared.inputs.inputs.values())
                 outcomes[job.index] = tag_failed(job.tag, job.folder, t0, exc)
                 print(f"FAILED {outcomes[job.index].detail}", flush=True)
             report_writes(writes, outcomes, wait=False)
@@ -252,6 +271,15 @@ def batch_size(options: ProduceOptions) -> int:
     return max(options.batch_size, len(PROBES)) if options.probes else options.batch_size
 
 
+@dataclass
+class FirstPhase:
+    """A job's artifact without its as-shipped members, and what the second phase needs to add them."""
+
+    artifact: Artifact
+    noise: object  # the recorded flow-matching noise (np.ndarray), None when the original recorded none
+    exact: UserPathRun | None  # the float32/float64 user path; None when it failed (recorded in the artifact)
+
+
 def run_job(
     options: ProduceOptions,
     original: OriginalGr00t,
@@ -259,14 +287,14 @@ def run_job(
     job: Job,
     prepared: Prepared,
     user_path: OriginalUserPath,
-) -> Artifact:
-    """``get_action`` on the prepared inputs, the decoded actions, the original's user path (Gr00tPolicy and
-    the float64 reference, from the same noise), and the artifact that records them."""
+) -> FirstPhase:
+    """Phase 1 (the float32 model): ``get_action`` on the prepared inputs, the decoded actions, the user path's
+    float32 and float64 precisions (from the same noise), RTC and training; the artifact without its
+    as-shipped members, which :func:`finish_job` adds once the float32 model is freed."""
     from parity_format.artifact import Artifact
     from parity_format.rtc_members import NOT_RECORDED, RTC_PROVENANCE
     from parity_format.stage_failures import STAGE_FAILURES, USER_PATH
     from parity_format.training_members import MANIFEST_KEY
-    from parity_format.user_path_members import PROVENANCE_KEY
     from producer.decode import decode_outputs
     from producer.observations import PROBES
     from producer.rtc import rtc_for_artifact
@@ -279,13 +307,13 @@ def run_job(
     result = original.infer(prepared.inputs, options.seed)
     failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
     decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
+    noise = result.outputs.get(NOISE_MEMBER)
+    exact: UserPathRun | None = None
     try:
-        user = user_path.run(job.tag, raw, prepared.inputs, result.outputs.get(NOISE_MEMBER))
-        user_outputs, user_provenance = user.outputs, {PROVENANCE_KEY: user.provenance}
+        exact = user_path.run_exact(job.tag, raw, prepared.inputs, noise)
     except Exception as exc:  # an optional stage: recorded, and the policy check FAILs naming it
         debug_traceback(exc)
         failures[USER_PATH] = f"{type(exc).__name__}: {exc}"
-        user_outputs, user_provenance = {}, {}
     batch = len(raw.language)
     if job.rtc:
         rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
@@ -305,14 +333,14 @@ def run_job(
         statistics = read_json(original.ckpt / "statistics.json")
         train_outputs, training = record_training(original, job.tag, raw, statistics, options.seed)
         decode = {**decode, **train_outputs}
-    return Artifact(
+    artifact = Artifact(
         embodiment_tag=job.tag,
         seed=options.seed,
         action_pred=result.action_pred,
         inputs=result.inputs,
         input_torch_dtypes=result.input_torch_dtypes,
         raw=raw,
-        outputs={**result.outputs, **decode, **user_outputs, **rtc},
+        outputs={**result.outputs, **decode, **rtc},
         provenance={
             **meta,
             "image_size": list(job.sizes[0]),
@@ -321,11 +349,34 @@ def run_job(
             "probes": [PROBES[i % len(PROBES)] for i in range(batch)] if options.probes else None,
             **({STAGE_FAILURES: failures} if failures else {}),
             **recorded,
-            **user_provenance,
             RTC_PROVENANCE: rtc_record,
             **({MANIFEST_KEY: training} if training else {}),
         },
     )
+    return FirstPhase(artifact, noise, exact)
+
+
+def finish_job(first: FirstPhase, job: Job, prepared: Prepared, user_path: OriginalUserPath) -> Artifact:
+    """Phase 2: the as-shipped ``Gr00tPolicy`` run joined with the first phase's user path, into the artifact."""
+    from parity_format.stage_failures import STAGE_FAILURES, USER_PATH
+    from parity_format.user_path_members import PROVENANCE_KEY
+
+    artifact = first.artifact
+    if first.exact is None:  # the first phase recorded the user path's failure: nothing to join
+        return artifact
+    try:
+        shipped = user_path.run_shipped(job.tag, prepared.raw, first.noise)  # type: ignore[arg-type]
+    except Exception as exc:  # an optional stage: recorded, and the policy check FAILs naming it
+        debug_traceback(exc)
+        artifact.provenance[STAGE_FAILURES] = {
+            **artifact.provenance.get(STAGE_FAILURES, {}),
+            USER_PATH: f"{type(exc).__name__}: {exc}",
+        }
+        return artifact
+    user = user_path.combine(shipped, first.exact)
+    artifact.outputs.update(user.outputs)
+    artifact.provenance[PROVENANCE_KEY] = user.provenance
+    return artifact
 
 
 @dataclass

@@ -10,7 +10,8 @@ What is recorded for one tag, beside its inference artifact (``out::train.*``, n
 - ``model.forward`` in train mode with every ``tune_*`` flag on (gradients reach every part), with its
   random draws recorded (``torch_hooks/training_draws.py``): the state-dropout uniforms, the flow noise
   and the Beta timestep sample; the loss, then after ``backward`` the gradient L2 norm per model part
-  and the full gradients of the first and last trainable tensor of each part;
+  and the full gradients of the first and last trainable tensor of each part, read as backward produces
+  them (``torch_hooks/gradient_stream.py``: at full size every gradient at once is another 9.6 GB);
 - for every ``tune_*`` combination in :data:`TUNE_COMBINATIONS`, the trainable parameter names the
   original's own setters leave and the weight-decay names its trainer (HF ``Trainer``) would use.
 
@@ -172,6 +173,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
     import torch
 
     from producer.embodiments import modality_configs
+    from torch_hooks.gradient_stream import FirstAndLastPerPart, streamed_gradients
     from torch_hooks.training_draws import intercept_training_draws
 
     modality = modality_configs(original.ckpt)[tag]
@@ -193,16 +195,15 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
             out = model.forward(dict(inputs))
         draws.require_each("recorded")
         loss = out["loss"]
-        loss.backward()
-        grads = {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
-        norms: dict[str, float] = {}
-        for name, grad in grads.items():
-            part = tm.part_of(name)
-            norms[part] = norms.get(part, 0.0) + float(grad.double().pow(2).sum())
-        named = named_gradient_tensors(list(grads))
+        parameters = list(model.named_parameters())
+        ends = FirstAndLastPerPart([name for name, _ in parameters], tm.part_of)
+        with streamed_gradients(parameters, tm.part_of, ends) as streamed:  # never every gradient at once
+            loss.backward()
+        named = named_gradient_tensors(ends.in_order(streamed.received))
+        norms = streamed.squares
         outputs[tm.LOSS] = np.array(loss.item(), dtype=np.float32)
         outputs.update({tm.GRAD_NORM + part: np.array(np.sqrt(sq), dtype=np.float64) for part, sq in norms.items()})
-        outputs.update({tm.GRAD + name: grads[name].detach().float().cpu().numpy() for name in named})
+        outputs.update({tm.GRAD + name: streamed.kept[name].detach().float().cpu().numpy() for name in named})
         assert draws.state_dropout is not None and draws.state_dropout.recorded is not None
         assert draws.noise.recorded is not None and draws.beta.recorded is not None
         outputs[tm.DRAW_STATE_DROPOUT] = draws.state_dropout.recorded

@@ -19,6 +19,7 @@ from consumer.known_divergences import KnownDivergence
 
 if TYPE_CHECKING:
     from consumer.checkpoint_identity import FingerprintCache
+    from consumer.model_store import ModelStore
     from consumer.settings import Settings
     from parity_format.artifact import Artifact
 
@@ -34,7 +35,8 @@ class Session(Protocol):
 
     settings: Settings
     fingerprints: FingerprintCache
-    cache: dict[str, Any]  # per-check state kept for the run (the policy check's models and copies)
+    models: ModelStore  # every model of the run, within the memory budget
+    cache: dict[str, Any]  # per-check state kept for the run (the policy check's sharded copies)
 
     def checkpoint_for(self, artifact: Artifact) -> Path: ...
 

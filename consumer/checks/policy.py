@@ -35,6 +35,7 @@ from comparison.tier_results import FP32_TIER, SHIPPED_TIER, TierResult, combine
 from comparison.tolerance import ToleranceConfig, tolerance_from_env
 from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
 from consumer.known_divergences import KnownDivergence, divergences_for, upstream_preprocessor_divergences
+from consumer.model_store import DoesNotFit, float32_bytes
 from parity_format.artifact import Artifact
 from parity_format.stage_failures import USER_PATH, recorded_failure
 from parity_format.user_path_members import FULL, PROVENANCE_KEY, REFERENCE, SHIPPED, user_path_action
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from consumer.checks.base import Session
 
 CHECK = "policy"
-CACHE = "policy"  # the session cache entry: models, sharded copies
+CACHE = "policy"  # the session cache entry: sharded copies (models live in session.models)
 
 
 def action_keys(ckpt: Path, tag: str) -> list[str] | None:
@@ -72,8 +73,8 @@ def fp32_tolerances(session: Session) -> ToleranceConfig:
 
 
 def session_cache(session: Session) -> dict[str, Any]:
-    """Per-run state of this check: loaded GR00TN17 models and the sharded copies (removed at exit)."""
-    return session.cache.setdefault(CACHE, {"models": {}, "sharded": {}, "single_file": {}, "tmp": None})
+    """Per-run state of this check: the sharded copies (removed at exit) and single-file outcomes."""
+    return session.cache.setdefault(CACHE, {"sharded": {}, "single_file": {}, "tmp": None})
 
 
 def sharded_source(session: Session, ckpt: Path) -> tuple[Path, list[str]]:
@@ -120,55 +121,90 @@ def run_lerobot(session: Session, ckpt: Path, artifact: Artifact, noise: np.ndar
     """LeRobot's user path in both tiers, both constructions, chunk and select_action.
 
     What LeRobot raises in a tier is recorded for that tier (a refusal to judge), except a noise-injection
-    failure, which is re-raised: two different samples are never compared.
+    failure, which is re-raised: two different samples are never compared. The work is grouped by the model
+    it runs on (the fp32 tier; the as-shipped tier and the ``fp32_config`` probe share GrootPolicy's bf16 load)
+    and the group whose model the store already holds goes first: at full size only one fits (issue 26).
     """
-    from consumer.lerobot_side.decode import _applies_libero, _decode_step
-    from consumer.lerobot_side.policy import (
-        FP32,
-        FP32_CONFIG,
-        FROM_PRETRAINED,
-        MAKE_POLICY,
-        SHIPPED_PRECISION,
-        build_policy,
-        predict_chunk,
-        select_actions,
-    )
+    from consumer.lerobot_side.policy import FP32, SHIPPED_PRECISION, materialisation
 
     device = session.device_for(artifact)
-    models = session_cache(session)["models"]
-    tag, raw = artifact.embodiment_tag, artifact.raw
+    raw = artifact.raw
     assert raw is not None
     source, notes = sharded_source(session, ckpt)
     out = LeRobotRuns({FP32_TIER: {}, SHIPPED_TIER: {}}, {}, {}, {}, None, None, False, notes)
-    for tier, precision in ((FP32_TIER, FP32), (SHIPPED_TIER, SHIPPED_PRECISION)):
-        try:
-            built = build_policy(ckpt, tag, raw, device, precision, MAKE_POLICY, models)
-            pretrained = build_policy(ckpt, tag, raw, device, precision, FROM_PRETRAINED, models, load_from=source)
-            out.libero_env = _applies_libero(_decode_step(built.postprocessor))
-            out.notes += [f"{tier}: {n}" for n in dict.fromkeys(built.notes + pretrained.notes)]
-            runs = out.runs[tier]
-            selected = select_actions(built, raw, noise)  # its one forward pass also gives the chunk path
-            out.notes.append(f"{tier}: recorded noise injected as {selected.noise_dtype}")
-            runs["chunk"] = selected.chunk
-            runs["from_pretrained"] = predict_chunk(pretrained, raw, noise)[0]
-        except NoiseInjectionError:
-            raise
-        except Exception as exc:  # a user building or running this tier's policy gets the same error
-            out.errors[tier] = exc
-            continue
-        out.steps[tier] = selected.steps
-        if selected.per_step is not None:
-            runs["select_action"] = selected.per_step
-        else:
-            out.refusals[tier] = selected.per_step_error or ""
-            runs["select_action_queue"] = selected.queue
-    if FP32_TIER not in out.errors:  # the fp32 tier's probes, on what that tier could run
-        config_only = build_policy(ckpt, tag, raw, device, FP32_CONFIG, MAKE_POLICY, models)
-        out.fp32_config = predict_chunk(config_only, raw, noise)[0]
-        out.notes.append("fp32_config: GrootConfig(use_bf16=False) as LeRobot offers it (no harness dtype adaptation)")
-        if raw_single_file(ckpt):
-            out.single_file_error = single_file_attempt(session, ckpt, artifact, device)
+    groups = [(FP32_TIER, FP32), (SHIPPED_TIER, SHIPPED_PRECISION)]
+    held = {t: session.models.holds(materialisation(ckpt, artifact.embodiment_tag, raw, device, p)) for t, p in groups}
+    probe_error: Exception | None = None
+    for tier, precision in sorted(groups, key=lambda group: not held[group[0]]):
+        run_tier(session, ckpt, artifact, noise, tier, precision, source, out)
+        if tier == SHIPPED_TIER:
+            try:  # the fp32 tier's probe of GrootConfig(use_bf16=False): it loads what this tier loaded
+                out.fp32_config = fp32_config_probe(session, ckpt, artifact, noise, out)
+            except (NoiseInjectionError, DoesNotFit):
+                raise
+            except Exception as exc:  # raised below unless the fp32 tier, which it probes, could not run
+                probe_error = exc
+    if FP32_TIER in out.errors:  # the fp32 tier's probes run only on what that tier could run
+        out.fp32_config = None
+        out.notes = [n for n in out.notes if not n.startswith("fp32_config:")]
+        return out
+    if probe_error is not None:
+        raise probe_error
+    if raw_single_file(ckpt):
+        out.single_file_error = single_file_attempt(session, ckpt, artifact, device)
     return out
+
+
+def run_tier(
+    session: Session,
+    ckpt: Path,
+    artifact: Artifact,
+    noise: np.ndarray,
+    tier: str,
+    precision: str,
+    source: Path,
+    out: LeRobotRuns,
+) -> None:
+    """One tier's runs into ``out``; its policies are released on return, so the store can free their model."""
+    from consumer.lerobot_side.decode import _applies_libero, _decode_step
+    from consumer.lerobot_side.policy import FROM_PRETRAINED, MAKE_POLICY, build_policy, predict_chunk, select_actions
+
+    device, tag, raw = session.device_for(artifact), artifact.embodiment_tag, artifact.raw
+    assert raw is not None
+    try:
+        built = build_policy(ckpt, tag, raw, device, precision, MAKE_POLICY, session.models)
+        pretrained = build_policy(ckpt, tag, raw, device, precision, FROM_PRETRAINED, session.models, load_from=source)
+        out.libero_env = _applies_libero(_decode_step(built.postprocessor))
+        out.notes += [f"{tier}: {n}" for n in dict.fromkeys(built.notes + pretrained.notes)]
+        runs = out.runs[tier]
+        selected = select_actions(built, raw, noise)  # its one forward pass also gives the chunk path
+        out.notes.append(f"{tier}: recorded noise injected as {selected.noise_dtype}")
+        runs["chunk"] = selected.chunk
+        runs["from_pretrained"] = predict_chunk(pretrained, raw, noise)[0]
+    except (NoiseInjectionError, DoesNotFit):  # two samples never compared; a model this machine cannot hold
+        raise
+    except Exception as exc:  # a user building or running this tier's policy gets the same error
+        out.errors[tier] = exc
+        return
+    out.steps[tier] = selected.steps
+    if selected.per_step is not None:
+        runs["select_action"] = selected.per_step
+    else:
+        out.refusals[tier] = selected.per_step_error or ""
+        runs["select_action_queue"] = selected.queue
+
+
+def fp32_config_probe(session: Session, ckpt: Path, artifact: Artifact, noise: np.ndarray, out: LeRobotRuns) -> Any:
+    """``GrootConfig(use_bf16=False)`` as LeRobot offers it, on the model the as-shipped tier loaded."""
+    from consumer.lerobot_side.policy import FP32_CONFIG, MAKE_POLICY, build_policy, predict_chunk
+
+    raw = artifact.raw
+    assert raw is not None
+    config_only = build_policy(
+        ckpt, artifact.embodiment_tag, raw, session.device_for(artifact), FP32_CONFIG, MAKE_POLICY, session.models
+    )
+    out.notes.append("fp32_config: GrootConfig(use_bf16=False) as LeRobot offers it (no harness dtype adaptation)")
+    return predict_chunk(config_only, raw, noise)[0]
 
 
 def single_file_attempt(session: Session, ckpt: Path, artifact: Artifact, device: str) -> str | None:
@@ -183,6 +219,7 @@ def single_file_attempt(session: Session, ckpt: Path, artifact: Artifact, device
     if ckpt not in attempts:
         assert artifact.raw is not None
         try:
+            session.models.reserve(float32_bytes(ckpt))  # built outside the store: make room for it first
             build_policy(ckpt, artifact.embodiment_tag, artifact.raw, device, SHIPPED_PRECISION, FROM_PRETRAINED, None)
             attempts[ckpt] = None
         except Exception as exc:  # the finding: declared (from-pretrained-single-file) or a failure

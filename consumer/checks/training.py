@@ -15,6 +15,7 @@ Three comparisons, one verdict:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from comparison.status import Status
 from consumer.checkpoint_identity import checkpoint_identity
 from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
 from consumer.known_divergences import divergences_for
+from consumer.model_store import float32_bytes
 from parity_format import training_members as tm
 from parity_format.artifact import Artifact
 from torch_hooks.training_draws import DrawInjectionError
@@ -123,6 +125,7 @@ def training_parity(session: Session, case: Case, artifact: Artifact) -> CheckRe
     prob = float(section["action_head_state_dropout_prob"])
     if prob > 0:
         draws["state_dropout"] = outputs[tm.DRAW_STATE_DROPOUT]
+    session.models.reserve(float32_bytes(ckpt))  # the step's policy is built outside the store
     try:
         step = training_step(
             ckpt, artifact.embodiment_tag, session.device_for(artifact), original_batch, draws, prob,
@@ -161,7 +164,8 @@ def training_parity(session: Session, case: Case, artifact: Artifact) -> CheckRe
     )
     for combination in section["combinations"]:
         flags = dict(combination["flags"])
-        trainable, decay = trainable_and_decay(ckpt, artifact.embodiment_tag, tuple(flags.items()))
+        make_room = partial(session.models.reserve, float32_bytes(ckpt))
+        trainable, decay = trainable_and_decay(ckpt, artifact.embodiment_tag, tuple(flags.items()), make_room)
         report.problems += set_differences("trainable", flags, list(combination["trainable"]), trainable)
         report.problems += set_differences("weight-decay", flags, list(combination["decay"]), decay)
     report.problems += identity.problems

@@ -6,6 +6,9 @@ and returned as a note, so reports say exactly what was configured rather than h
   3B model's 132; a checkpoint with other sizes would otherwise be padded differently).
 - LeRobot's VLM step always tokenizes with ``nvidia/Cosmos-Reason2-2B``; when the checkpoint's
   processor names another backbone (the tiny CI fixture ships its own), the step is pointed at it.
+- The backbone's unused LM head is tied to the input embeddings after the load, as ``GrootPolicy`` ties it
+  (``_tie_unused_qwen_lm_head``): the checkpoint stores none, so the load initialises a fresh one, 1.2 GB
+  at full size that nothing reads (issue 26).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
+from sources.mapped_weights import released_weight_pages
 from torch_hooks.noise_draw import intercept_noise_draw
 from torch_hooks.stage_capture import capture_stages
 
@@ -54,10 +58,10 @@ class LeRobotModel:
     """LeRobot's GR00TN17, loaded once per checkpoint with SDPA attention (fp32 unless asked otherwise)."""
 
     def __init__(self, ckpt: Path, device: str, dtype: str = "float32") -> None:
-        from lerobot.policies.groot.groot_n1_7 import GR00TN17
+        from lerobot.policies.groot.groot_n1_7 import GR00TN17, _tie_unused_qwen_lm_head
 
         self.device = device
-        with backbone_workdir(ckpt):
+        with backbone_workdir(ckpt), released_weight_pages():
             model = GR00TN17.from_pretrained(
                 str(ckpt.resolve()),  # LeRobot treats a relative path as a Hub repo id
                 tune_llm=False,
@@ -70,6 +74,9 @@ class LeRobotModel:
             )
         model.compute_dtype = dtype
         model.config.compute_dtype = dtype
+        qwen = getattr(getattr(model, "backbone", None), "model", None)
+        if qwen is not None:
+            _tie_unused_qwen_lm_head(qwen)  # as GrootPolicy does: frees the unused head's fresh weights
         self.model = model.to(device=device, dtype=torch_dtype(dtype)).eval()
         self.attention = str(getattr(self.model.backbone.model.config, "_attn_implementation", "unknown"))
 

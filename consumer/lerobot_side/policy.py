@@ -30,8 +30,10 @@ import numpy as np
 
 from consumer.lerobot_side.model import observation_batch, point_vlm_step_at_backbone
 from consumer.memory_cap import load_allowance, weights_allowance
+from consumer.model_store import ModelStore, float32_bytes
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
+from sources.mapped_weights import released_weight_pages
 from torch_hooks.noise_draw import intercept_noise_draw
 
 SHIPPED_PRECISION, FP32, FP32_CONFIG = "as shipped", "fp32", "fp32_config"
@@ -124,9 +126,22 @@ class _Float32Load:
         return self.real.from_pretrained(*args, dtype=torch.float32, **kwargs)
 
 
+def store_key(config: Any, float32_load: bool) -> tuple[Any, ...]:
+    """What makes two GrootPolicy model loads the same materialisation: what ``_create_groot_model`` reads."""
+    c = config
+    loading = (c.base_model_path, c.device, float32_load, c.model_params_fp32, c.use_flash_attention)
+    tuning = (c.tune_llm, c.tune_visual, c.tune_projector, c.tune_diffusion_model, c.tune_vlln)
+    return ("GrootPolicy", *loading, *tuning, c.num_inference_timesteps, c.rtc_ramp_rate)
+
+
+def materialisation(ckpt: Path, tag: str, raw: RawObservation, device: str, precision: str) -> tuple[Any, ...]:
+    """The model-store key a policy of this precision is built on (shared by both constructions)."""
+    return store_key(groot_config(ckpt, tag, raw, device, precision)[0], precision == FP32)
+
+
 @contextlib.contextmanager
-def model_loading(cache: dict[Any, Any] | None, float32_load: bool) -> Iterator[None]:
-    """Scope of one GrootPolicy construction: the fp32 load adaptation, and the model cache (None: no cache)."""
+def model_loading(store: ModelStore | None, float32_load: bool) -> Iterator[None]:
+    """Scope of one GrootPolicy construction: the fp32 load adaptation, and the run's model store (None: load)."""
     from lerobot.policies.groot import modeling_groot
 
     policy_class = modeling_groot.GrootPolicy
@@ -138,14 +153,10 @@ def model_loading(cache: dict[Any, Any] | None, float32_load: bool) -> Iterator[
             return real_create(self)
 
     def create(self: Any) -> Any:
-        if cache is None:
+        if store is None:
             return load(self)
-        c = self.config
-        key = (c.base_model_path, float32_load, c.model_params_fp32, c.use_flash_attention, c.tune_llm, c.tune_visual)
-        key += (c.tune_projector, c.tune_diffusion_model, c.tune_vlln, c.num_inference_timesteps, c.rtc_ramp_rate)
-        if key not in cache:
-            cache[key] = load(self)
-        return cache[key]
+        estimate = float32_bytes(Path(self.config.base_model_path))
+        return store.get(store_key(self.config, float32_load), lambda: load(self), estimate, str(self.config.device))
 
     loader = _Float32Load(modeling_groot.GR00TN17) if float32_load else modeling_groot.GR00TN17
     with _patched(modeling_groot, "GR00TN17", loader), _patched(policy_class, "_create_groot_model", create):
@@ -159,7 +170,7 @@ def build_policy(
     device: str,
     precision: str,
     construction: str,
-    cache: dict[Any, Any] | None,
+    store: ModelStore | None,
     load_from: Path | None = None,
 ) -> BuiltPolicy:
     """GrootPolicy + processors; ``load_from``: the directory ``from_pretrained`` is given (default ``ckpt``)."""
@@ -169,7 +180,7 @@ def build_policy(
     config, notes = groot_config(ckpt, tag, raw, device, precision)
     float32_load = precision == FP32
     source = (load_from or ckpt).resolve()
-    with backbone_workdir(source), model_loading(cache, float32_load):
+    with backbone_workdir(source), model_loading(store, float32_load), released_weight_pages():
         if construction == MAKE_POLICY:
             policy = GrootPolicy(config)
         else:
@@ -183,9 +194,10 @@ def build_policy(
             "fp32: GR00TN17.from_pretrained given dtype=float32 inside GrootPolicy (it loads in its config's "
             "dtype, bfloat16, whatever the checkpoint stores)"
         )
-    if cache is not None:
+    if store is not None:
         notes.append(
-            "model loaded by GrootPolicy._create_groot_model once per checkpoint/precision/path, reused per tag"
+            "model loaded by GrootPolicy._create_groot_model once per checkpoint/precision (the run's model store), "
+            "reused per tag and construction"
         )
     return BuiltPolicy(policy, preprocessor, postprocessor, notes)
 

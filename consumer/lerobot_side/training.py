@@ -12,8 +12,8 @@ and the recorded draws injected (``torch_hooks/training_draws.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from consumer.lerobot_side.model import build_processors, observation_batch
 from parity_format import training_members as tm
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
+from sources.mapped_weights import released_weight_pages
 
 POLICY_PREFIX = "_groot_model."  # GrootPolicy's parameter names: the original's, under this attribute
 TRAINING_BATCH_KEYS = (
@@ -36,7 +37,7 @@ TRAINING_BATCH_KEYS = (
     "action_mask",
 )
 Flags = tuple[tuple[str, Any], ...]  # hashable tune_* flags
-_first_tag: dict[tuple[Path, Flags], str] = {}  # the tag whose policy answered for a (checkpoint, flags)
+_SETS: dict[tuple[Path, Flags], tuple[tuple[str, ...], tuple[str, ...]]] = {}  # trainable_and_decay's answers
 
 
 @dataclass
@@ -44,21 +45,22 @@ class StepResult:
     loss: float
     grad_norms: dict[str, float]  # part -> L2 norm of its gradients (fp64 sum)
     grads: dict[str, np.ndarray]  # the requested named tensors' gradients (missing: no gradient)
-    loaded_weights: np.ndarray  # every checkpoint tensor as GrootPolicy loaded it, flattened in file order
-    checkpoint_weights: np.ndarray  # the same tensors as the checkpoint stores them (what the original loads)
+    loaded_weights: np.ndarray  # per checkpoint tensor (name order): max |loaded - stored| (float64)
+    checkpoint_weights: np.ndarray  # zeros of the same length: what the original's fp32 load differs by
     notes: list[str] = field(default_factory=list)
 
 
-def checkpoint_tensors(ckpt: Path) -> dict[str, np.ndarray]:
-    """The checkpoint's weights as stored (fp32 for the fixtures), by parameter name."""
-    from safetensors.numpy import load_file
+def max_abs_difference(loaded: Any, stored: Any, chunk: int = 1 << 24) -> float:
+    """max |loaded - stored| in float32, ``chunk`` values at a time (no full-size temporary)."""
+    import torch
 
-    tensors: dict[str, np.ndarray] = {}
-    for path in sorted(ckpt.glob("*.safetensors")):
-        tensors.update(load_file(str(path)))
-    if not tensors:
-        raise FileNotFoundError(f"no *.safetensors in {ckpt}")
-    return tensors
+    a, b = loaded.reshape(-1), stored.reshape(-1)
+    worst = 0.0
+    for start in range(0, a.numel(), chunk):
+        x = a[start : start + chunk].to(device="cpu", dtype=torch.float32)
+        y = b[start : start + chunk].to(dtype=torch.float32)
+        worst = max(worst, float((x - y).abs().max()))
+    return worst
 
 
 def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -67,21 +69,41 @@ def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray,
     WHY: LeRobot's GR00TN17Config defaults ``dtype`` to bfloat16, so a checkpoint whose config.json names
     no dtype is loaded in bf16 and cast back to fp32 (``model_params_fp32``): every fp32 weight rounded to
     bf16 (the declared divergence ``training-policy-loads-bf16``). The gradient comparison must start from
-    the weights the original starts from, so the loaded values are recorded, then replaced.
+    the weights the original starts from, so the loaded values are measured, then replaced.
+
+    Returns (per tensor, in name order: max |loaded - stored|; zeros of that length; notes). One tensor at a
+    time, read from its shard (any dtype, bf16 included): at full size two flat float32 copies of every
+    weight would take twice the model's memory (issue 26).
     """
     import torch
+    from safetensors import safe_open
 
-    stored = checkpoint_tensors(ckpt)
     params = dict(policy._groot_model.named_parameters())
-    names = [n for n in stored if n in params]
-    loaded = np.concatenate([params[n].detach().float().cpu().numpy().ravel() for n in names])
-    exact = np.concatenate([stored[n].astype(np.float32).ravel() for n in names])
+    shards = sorted(ckpt.glob("*.safetensors"))
+    if not shards:
+        raise FileNotFoundError(f"no *.safetensors in {ckpt}")
+    differences: dict[str, float] = {}
     with torch.no_grad():
-        for name in names:
-            params[name].copy_(torch.from_numpy(np.ascontiguousarray(stored[name])).to(params[name].dtype))
-    missing = sorted(n for n in params if n not in stored)
-    note = f"checkpoint weights copied into GrootPolicy after its load ({len(names)} tensors)"
-    return loaded, exact, [note + (f"; not in the checkpoint: {missing}" if missing else "")]
+        for shard in shards:
+            with safe_open(str(shard), framework="pt") as handle:
+                for name in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
+                    if name not in params:
+                        continue
+                    stored = handle.get_tensor(name)
+                    target = params[name]
+                    differences[name] = max_abs_difference(target.detach(), stored)
+                    target.copy_(stored.to(device=target.device, dtype=target.dtype))
+    names = sorted(differences)
+    worst = sorted(names, key=lambda n: -differences[n])[:3]
+    missing = sorted(n for n in params if n not in differences)
+    notes = [
+        f"checkpoint weights copied into GrootPolicy after its load ({len(names)} tensors); loaded_weights is "
+        "max |loaded - stored| per tensor, worst: " + ", ".join(f"{n} {differences[n]:.3g}" for n in worst)
+    ]
+    if missing:
+        notes.append(f"not in the checkpoint: {missing}")
+    per_tensor = np.array([differences[n] for n in names], dtype=np.float64)
+    return per_tensor, np.zeros_like(per_tensor), notes
 
 
 def policy_config(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> Any:
@@ -105,22 +127,26 @@ def policy_config(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> A
 def build_policy(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> Any:
     from lerobot.policies.groot.modeling_groot import GrootPolicy
 
-    with backbone_workdir(ckpt):
+    with backbone_workdir(ckpt), released_weight_pages():
         policy = GrootPolicy(policy_config(ckpt, tag, device, flags))
     return policy.to(device)
 
 
-def trainable_and_decay(ckpt: Path, tag: str, flags: Flags) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def trainable_and_decay(
+    ckpt: Path, tag: str, flags: Flags, make_room: Callable[[], None] = lambda: None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(trainable names, names in the decay group of ``get_optim_params``), original naming.
 
     Cached per checkpoint and flags: GrootPolicy's parameter set does not depend on the embodiment tag
     (``_create_groot_model`` reads only the tune_* flags), so one policy per combination serves every tag.
+    ``make_room`` runs before a policy is built (the run's model store frees what it must).
     """
-    cached = _first_tag.setdefault((ckpt, flags), tag)
-    return _trainable_and_decay(ckpt, flags, cached)
+    if (ckpt, flags) not in _SETS:
+        make_room()
+        _SETS[ckpt, flags] = _trainable_and_decay(ckpt, flags, tag)
+    return _SETS[ckpt, flags]
 
 
-@lru_cache(maxsize=16)
 def _trainable_and_decay(ckpt: Path, flags: Flags, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     policy = build_policy(ckpt, tag, "cpu", dict(flags))
     names = {id(p): n.removeprefix(POLICY_PREFIX) for n, p in policy.named_parameters()}
@@ -170,6 +196,7 @@ def training_step(
     """``GrootPolicy.forward`` (train mode) on the original's batch with the recorded draws, then backward."""
     import torch
 
+    from torch_hooks.gradient_stream import streamed_gradients
     from torch_hooks.training_draws import intercept_training_draws
 
     policy = build_policy(ckpt, tag, device, flags)
@@ -189,16 +216,19 @@ def training_step(
         loss, _ = policy.forward(inputs)
     injected.require_each("replaced")
     notes.append("recorded draws injected: " + ", ".join(sorted(draws)))
-    loss.backward()
-    grads: dict[str, np.ndarray] = {}
-    squares: dict[str, float] = {}
-    for full, parameter in policy.named_parameters():
-        if parameter.grad is None:
-            continue
-        name = full.removeprefix(POLICY_PREFIX)
-        part = tm.part_of(name)
-        squares[part] = squares.get(part, 0.0) + float(parameter.grad.double().pow(2).sum())
-        if name in named:
-            grads[name] = parameter.grad.detach().float().cpu().numpy()
-    norms = {p: float(np.sqrt(s)) for p, s in squares.items()}
+    wanted = set(named)
+
+    def part_of(full: str) -> str:
+        return tm.part_of(full.removeprefix(POLICY_PREFIX))
+
+    def keep(full: str, _grad: Any, _streamed: Any) -> bool:
+        return full.removeprefix(POLICY_PREFIX) in wanted
+
+    # read as backward produces them, never every gradient at once (torch_hooks/gradient_stream.py)
+    with streamed_gradients(list(policy.named_parameters()), part_of, keep) as streamed:
+        loss.backward()
+    grads = {
+        full.removeprefix(POLICY_PREFIX): grad.detach().float().cpu().numpy() for full, grad in streamed.kept.items()
+    }
+    norms = {p: float(np.sqrt(s)) for p, s in streamed.squares.items()}
     return StepResult(float(loss.item()), norms, grads, loaded, exact, weight_notes + notes)

@@ -23,35 +23,32 @@ def phase(kind: str, label: str, seconds: float, end: float) -> dict[str, Any]:
     return {"kind": kind, "label": label, "s": seconds, "self_s": seconds, "end": end}
 
 
-def test_overlapping_imports_and_fingerprint_count_once() -> None:
+def test_phases_sum_by_kind_and_label() -> None:
     full_size = _full_size()
-    result = {
-        "started": 100.0,
-        "phases": [
-            phase("imports", "producer", 1.0, 101.0),
-            phase("fingerprint", "", 9.0, 110.0),  # a thread, beside the gr00t import
-            phase("imports", "gr00t", 10.0, 111.0),
-            phase("load", "", 0.5, 111.5),  # the processor
-            phase("run", "libero_sim", 0.5, 112.0),  # prepared before the model loads
-            phase("load", "", 8.0, 120.0),  # the model
-            phase("run", "libero_sim", 5.0, 126.0),  # began at 121, 1 s after the load
-        ],
-    }
-    assert full_size.startup_s(result) == 20.5  # 21 s to the first inference, less the early preparation
-    assert full_size.phase_s(result, "imports") + full_size.phase_s(result, "fingerprint") == 20.0  # the naive sum
-    del result["started"]  # an older run: the phases are summed, as they were measured then
-    assert full_size.startup_s(result) == 28.5
+    result = {"phases": [phase("run", "a", 5.0, 10.0), phase("run", "b", 2.0, 12.0), phase("load", "", 8.0, 20.0)]}
+    assert full_size.phase_s(result, "run") == 7.0
+    assert full_size.phase_s(result, "run", "b") == 2.0
+    assert full_size.phase_s(result, "check") == 0
 
 
-def test_only_a_write_that_outlasts_the_last_inference_costs_wall_time() -> None:
+def test_the_model_store_line_is_read_from_the_consumer_log(tmp_path: Path) -> None:
     full_size = _full_size()
-    result = {
-        "phases": [
-            phase("run", "a", 5.0, 10.0),
-            phase("write", "a", 4.0, 13.0),
-            phase("run", "b", 5.0, 15.0),
-            phase("write", "b", 1.0, 15.5),
-        ]
-    }
-    assert full_size.exposed_write_s(result, "a") == 0.0
-    assert full_size.exposed_write_s(result, "b") == 0.5
+    log = tmp_path / "consume.log"
+    line = "models: 7 loads of 4 materialisations (3 reloads after 5 evictions; budget 12.6 GB)"
+    log.write_text(f"[1/2] x model ... PASS (1.0s)\n{line}\n5 pass, 0 fail\n")
+    assert full_size.store_summary(log) == line
+    log.write_text("no such line\n")
+    assert full_size.store_summary(log) == "-"
+
+
+def test_a_skipped_float64_reference_is_reported_with_its_reason(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    full_size = _full_size()
+    reason = "a float64 copy of the model (2.4e+09 values) needs 22 GiB, 11 GiB free on cpu"
+    for name, reference in (("a", {"recorded": True, "reason": ""}), ("b", {"recorded": False, "reason": reason})):
+        manifest = {"provenance": {"user_path": {"fp64_reference": reference}}}
+        np.savez(tmp_path / f"original_n1_7_{name}.npz", manifest=np.array(json.dumps(manifest)))
+    assert full_size.fp64_reasons(tmp_path) == {reason}

@@ -99,6 +99,9 @@ class FakeOriginal:
     def load_model(self) -> None:
         self.model_loaded = True
 
+    def release_model(self) -> None:
+        self.model_loaded = False
+
     def prepare(self, tag: str, raw):
         import numpy as np
 
@@ -125,11 +128,28 @@ class FakeUserPath:
 
     def __init__(self, original: FakeOriginal) -> None:
         self.original = original
+        self.released = False
 
-    def run(self, tag: str, raw, prepared, noise):
+    def run_exact(self, tag: str, raw, prepared, noise):
         from producer.user_path import UserPathRun
 
-        return UserPathRun({}, {"policy": "fake"})
+        assert self.original.model_loaded and not self.released, "the first phase runs on the float32 model"
+        return UserPathRun({}, {"fp64_reference": {"recorded": False, "reason": "fake"}, "notes": []})
+
+    def run_shipped(self, tag: str, raw, noise):
+        from producer.user_path import UserPathRun
+
+        assert not self.original.model_loaded and self.released, "the shipped policy loads once the float32 is freed"
+        return UserPathRun({}, {"notes": []})
+
+    def release_exact(self) -> None:
+        self.released = True
+
+    @staticmethod
+    def combine(shipped, exact):
+        from producer.user_path import UserPathRun
+
+        return UserPathRun({**shipped.outputs, **exact.outputs}, {"policy": "fake"})
 
 
 def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
@@ -148,7 +168,7 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "[1/5] libero_sim @ 32x32 ... ran" in out and "[1/5] libero_sim @ 32x32 ok, written in" in out
+    assert "[1/5] libero_sim @ 32x32 ... float32 ran" in out and "[1/5] libero_sim @ 32x32 ok, written in" in out
     assert "[3/5] robocasa_panda_omron @ 32x32 ok, written in" in out
     assert "[2/5] new_embodiment @ 32x32 ... FAILED RuntimeError: boom in the original" in out
     assert "4 written, 1 failed" in out
@@ -196,9 +216,13 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
         "[1/3] libero_sim @ 32x32",
         "[2/3] new_embodiment @ 32x32",
         "[3/3] robocasa_panda_omron @ 32x32",
+        "[1/3] libero_sim @ 32x32 as shipped",  # the second phase, once the float32 model is freed
+        "[3/3] robocasa_panda_omron @ 32x32 as shipped",
     ]
     assert started[1].endswith("... FAILED ValueError: collator refused")
-    assert started[0].endswith(", writing") and started[2].endswith(", writing")
+    assert "float32 ran" in started[0] and "float32 ran" in started[2]
+    assert started[3].endswith(", writing") and started[4].endswith(", writing")
+    assert out.index("released the float32 model") < out.index("[1/3] libero_sim @ 32x32 as shipped")
     assert out.index("loaded original GR00T N1.7 once") < out.index("[1/3]")
     assert "2 written, 1 failed" in out
 

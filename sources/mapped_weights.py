@@ -1,0 +1,106 @@
+"""Drop the pages of memory-mapped weight files from the process while a model loads (issue 26).
+
+WHY: safetensors maps each weights file and the loaders copy every tensor out of the mapping (and cast it
+to float32). The pages they read stay in the process's resident set until the file is unmapped, at the end
+of the load: a 4.8 GB bf16 file adds up to 4.8 GB to the peak RSS of a load that already holds the float32
+copy (measured: 14.9 GB peak for an 11.1 GB model). A read-only file page can leave a process at any time
+(``madvise(MADV_DONTNEED)``): a later access faults it back in from the page cache, unchanged. So while a
+load runs, a background thread drops the resident pages of every mapping of a ``*.safetensors`` file every
+``interval`` seconds, and once more when the block ends. transformers maps the files private and writable
+(``rw-p``): such a mapping is dropped only while none of its pages was written (``Anonymous: 0 kB`` in
+smaps), since dropping a written private page would discard the write; a shared writable one never.
+Linux only; elsewhere the block runs unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+MADV_DONTNEED = 4  # Linux
+WEIGHT_SUFFIX = ".safetensors"
+SMAPS = Path("/proc/self/smaps")
+
+
+def weight_mappings(smaps_text: str, suffix: str = WEIGHT_SUFFIX) -> list[tuple[int, int]]:
+    """(start, end) of each mapping of a ``suffix`` file whose pages can be dropped, from /proc/<pid>/smaps text.
+
+    Read-only mappings always; private writable ones only while no page of theirs was written.
+    """
+    ranges = []
+    current: tuple[int, int, bool] | None = None  # start, end, droppable before its Anonymous line
+
+    def close() -> None:
+        if current is not None and current[2]:
+            ranges.append(current[:2])
+
+    for line in smaps_text.splitlines():
+        head = line.split(maxsplit=5)
+        if head and "-" in head[0] and len(head) >= 5 and all(c in "0123456789abcdef-" for c in head[0]):
+            close()
+            start, _, end = head[0].partition("-")
+            perms, path = head[1], head[5] if len(head) == 6 else ""
+            wanted = path.endswith(suffix) and not ("w" in perms and "s" in perms)
+            current = (int(start, 16), int(end, 16), wanted)
+        elif current is not None and line.startswith("Anonymous:") and int(line.split()[1]) != 0:
+            current = (current[0], current[1], False)  # a written private page: keep the mapping whole
+    close()
+    return ranges
+
+
+def _madvise() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    function = libc.madvise
+    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    function.restype = ctypes.c_int
+    return function
+
+
+_MADVISE = _madvise()
+
+
+def drop_mapped_weight_pages(suffix: str = WEIGHT_SUFFIX) -> int:
+    """Drop the resident pages of this process's read-only ``suffix`` mappings; bytes of mappings advised."""
+    if _MADVISE is None:
+        return 0
+    try:
+        ranges = weight_mappings(SMAPS.read_text(), suffix)
+    except OSError:
+        return 0
+    advised = 0
+    for start, end in ranges:
+        # a mapping unmapped since the read fails with EINVAL/ENOMEM: nothing left to drop
+        if _MADVISE(start, end - start, MADV_DONTNEED) == 0:
+            advised += end - start
+    return advised
+
+
+@contextlib.contextmanager
+def released_weight_pages(interval: float = 0.5, suffix: str = WEIGHT_SUFFIX) -> Iterator[None]:
+    """Keep the pages of mapped weight files out of the resident set while the block (a model load) runs."""
+    if _MADVISE is None:
+        yield
+        return
+    done = threading.Event()
+
+    def drop_until_done() -> None:
+        while not done.wait(interval):
+            drop_mapped_weight_pages(suffix)
+
+    thread = threading.Thread(target=drop_until_done, name="drop-weight-pages", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        drop_mapped_weight_pages(suffix)

@@ -1,0 +1,79 @@
+"""Dropping mapped weight pages: the resident set shrinks, the bytes stay, a written private page is never dropped."""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import sys
+from pathlib import Path
+
+import pytest
+
+from sources.mapped_weights import SMAPS, drop_mapped_weight_pages, released_weight_pages, weight_mappings
+
+SMAPS_TEXT = """\
+7f0000000000-7f0000100000 r--p 00000000 fe:00 11 /ckpt/model-00001-of-00002.safetensors
+Rss:                1024 kB
+Anonymous:             0 kB
+7f0000100000-7f0000200000 rw-p 00000000 fe:00 12 /ckpt/model.safetensors
+Rss:                1024 kB
+Anonymous:             0 kB
+7f0000200000-7f0000300000 rw-p 00000000 fe:00 13 /ckpt/written.safetensors
+Rss:                1024 kB
+Anonymous:             4 kB
+7f0000300000-7f0000400000 rw-s 00000000 fe:00 14 /ckpt/shared.safetensors
+Anonymous:             0 kB
+7f0000400000-7f0000500000 r--p 00000000 fe:00 15 /usr/lib/libc.so.6
+Anonymous:             0 kB
+7f0000500000-7f0000600000 rw-p 00000000 00:00 0
+Anonymous:          1024 kB
+"""
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise and /proc/self/smaps: Linux")
+
+
+def test_only_unwritten_weight_mappings_are_droppable() -> None:
+    assert weight_mappings(SMAPS_TEXT) == [(0x7F0000000000, 0x7F0000100000), (0x7F0000100000, 0x7F0000200000)]
+
+
+def mapping_rss_kb(start: int) -> int:
+    blocks = SMAPS.read_text().split("\n")
+    for i, line in enumerate(blocks):
+        if line.startswith(f"{start:x}-"):
+            for detail in blocks[i + 1 :]:
+                if detail.startswith("Rss:"):
+                    return int(detail.split()[1])
+    raise AssertionError(f"no mapping at {start:x}")
+
+
+def mapped_at(path: Path) -> int:
+    """Start address of this process's (last) mapping of ``path``."""
+    starts = [line.split("-")[0] for line in SMAPS.read_text().splitlines() if line.endswith(str(path))]
+    assert starts, f"{path} is not mapped"
+    return int(starts[-1], 16)
+
+
+@linux_only
+def test_dropping_shrinks_the_resident_set_and_keeps_the_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    data = bytes(range(256)) * (16 * 2**20 // 256)
+    path.write_bytes(data)
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as view:
+        digest = hashlib.sha256(view[:]).hexdigest()  # touches every page
+        start = mapped_at(path)
+        before = mapping_rss_kb(start)
+        assert before > 8 * 1024, f"the test needs the mapping resident first ({before} kB)"
+        assert drop_mapped_weight_pages() >= len(data)
+        assert mapping_rss_kb(start) < before // 4
+        assert hashlib.sha256(view[:]).hexdigest() == digest == hashlib.sha256(data).hexdigest()
+
+
+@linux_only
+def test_a_written_private_page_is_never_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\0" * 2**20)
+    with path.open("r+b") as f, mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE) as view:
+        view[0:5] = b"wrote"
+        with released_weight_pages(interval=0.01):
+            pass
+        assert view[0:5] == b"wrote"
