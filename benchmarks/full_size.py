@@ -291,8 +291,9 @@ def main() -> int:
                 f"anonymous {anon / GB:.2f} GB, mapped files {mapped / GB:.2f} GB (peaks)")  # fmt: skip
             row(f"wall round {n} {name}", f"{result['wall_s']:.0f} s",
                 f"imports {phase_s(result, 'imports'):.0f} s, fingerprint {phase_s(result, 'fingerprint'):.0f} s, "
-                f"loads {phase_s(result, 'load'):.0f} s, runs {phase_s(result, 'run'):.0f} s, "
-                f"checks {phase_s(result, 'check'):.0f} s")  # fmt: skip
+                f"loads {phase_s(result, 'load'):.0f} s, inference {phase_s(result, 'run'):.0f} s, user path "
+                f"{phase_s(result, 'user path'):.0f} s, RTC {phase_s(result, 'rtc'):.0f} s, training record "
+                f"{phase_s(result, 'training'):.0f} s, checks {phase_s(result, 'check'):.0f} s")  # fmt: skip
         row(f"models, round {n} consumer", store_summary(work / f"round{n}" / "consume.log"), "consumer/model_store.py")
         reasons = fp64_reasons(work / f"round{n}" / "parity")
         row(f"float64 reference, round {n}", "skipped" if reasons else "recorded", "; ".join(sorted(reasons)))

@@ -103,6 +103,8 @@ def instrument_producer() -> Any:
     import producer.cli as cli
     import producer.original as original
     import producer.pipeline as pipeline
+    import producer.rtc as rtc
+    import producer.training as training
     import producer.user_path as user_path
     import producer.writing as writing
     import sources.checkpoint as checkpoint
@@ -119,6 +121,11 @@ def instrument_producer() -> Any:
     timed(pipeline, "run_job", "run", lambda options, original, meta, job, *args, **kwargs: job.tag)
     timed(pipeline, "finish_job", "run", lambda first, job, *args, **kwargs: job.tag)
     timed(user_path.OriginalUserPath, "_build", "load", lambda self, tag, *args, **kwargs: f"Gr00tPolicy {tag}")
+    # what a tag's first phase spends beyond its inference (each its own kind; nested in "run")
+    timed(user_path.OriginalUserPath, "run_exact", "user path", lambda self, tag, *args, **kwargs: tag)
+    timed(user_path.OriginalUserPath, "run_shipped", "user path", lambda self, tag, *args, **kwargs: tag)
+    timed(rtc, "rtc_for_artifact", "rtc", lambda original, inputs, result, decode, tag, *a, **k: tag)
+    timed(training, "record_training", "training", lambda original, tag, *args, **kwargs: tag)
     timed(writing, "write_artifact", "write", lambda a, *args, **kwargs: a.embodiment_tag)  # on the writer thread
     return cli.main
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sources.resident_memory import return_free_heap
+
 SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "U8": 1, "BOOL": 1}
 
 
@@ -131,6 +133,7 @@ class ModelStore:
             freed = True
         if freed:
             gc.collect()  # modules hold reference cycles: free their tensors now, before the next load
+            return_free_heap()
 
     def summary(self) -> str:
         """One line for the run's log: loads per materialisation and evictions."""

@@ -38,6 +38,7 @@ from parity_format.episode_members import discover_episodes, episode_tag
 from parity_format.errors import ArtifactError
 from parity_format.safe_text import safe_text
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
+from sources.resident_memory import return_free_heap
 from torch_hooks.cuda_settings import describe as describe_cuda_settings
 
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
@@ -197,6 +198,7 @@ class ParitySession:
             result.message = head + explained(self, artifact, first.removeprefix(head)) + (f"\n{rest}" if rest else "")
         if self._case_on_cuda and self.cuda_settings is not None:
             result.notes.append(describe_cuda_settings(self.cuda_settings))
+        return_free_heap()  # what the check freed goes back before the next one (sources/resident_memory.py)
         result.seconds = time.perf_counter() - started
         self.results.append(result)
         return result

@@ -100,6 +100,7 @@ def produce(
     from producer.user_path import OriginalUserPath
     from producer.writing import BackgroundWriter
     from sources.checkpoint_statistics import read_statistics
+    from sources.resident_memory import return_free_heap
     from torch_hooks.cuda_settings import cuda_determinism
 
     if not gr00t_installed():
@@ -150,6 +151,7 @@ def produce(
                 if isinstance(prepared, Exception):
                     raise prepared
                 first = run_job(options, original, meta, job, prepared, user_path)
+                return_free_heap()  # the step's freed activations, before the next tag (sources/resident_memory.py)
                 ran = prepared.seconds + time.perf_counter() - t0
                 float32_done.append((job, prepared, first, ran))
                 print(f"float32 ran {ran:.1f}s", flush=True)
@@ -161,6 +163,7 @@ def produce(
         # phase 2, the policy as shipped: its own load, once the float32 model is freed
         user_path.release_exact()
         original.release_model()
+        return_free_heap()
         if float32_done:
             print("float32 work done: released the float32 model; the as-shipped Gr00tPolicy loads next", flush=True)
         for job, prepared, first, ran in float32_done:

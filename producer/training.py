@@ -10,7 +10,8 @@ What is recorded for one tag, beside its inference artifact (``out::train.*``, n
 - ``model.forward`` in train mode with every ``tune_*`` flag on (gradients reach every part), with its
   random draws recorded (``torch_hooks/training_draws.py``): the state-dropout uniforms, the flow noise
   and the Beta timestep sample; the loss, then after ``backward`` the gradient L2 norm per model part
-  and the full gradients of the first and last trainable tensor of each part, read as backward produces
+  and the full gradients of the first and last trainable tensor of each part (of those with at most 2^24
+  values: at full size the LLM's first is its 1.2 GB embedding), read as backward produces
   them (``torch_hooks/gradient_stream.py``: at full size every gradient at once is another 9.6 GB);
 - for every ``tune_*`` combination in :data:`TUNE_COMBINATIONS`, the trainable parameter names the
   original's own setters leave and the weight-decay names its trainer (HF ``Trainer``) would use.
@@ -199,7 +200,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
         ends = FirstAndLastPerPart([name for name, _ in parameters], tm.part_of)
         with streamed_gradients(parameters, tm.part_of, ends) as streamed:  # never every gradient at once
             loss.backward()
-        named = named_gradient_tensors(ends.in_order(streamed.received))
+        named = named_gradient_tensors(ends.recordable(streamed.received))
         norms = streamed.squares
         outputs[tm.LOSS] = np.array(loss.item(), dtype=np.float32)
         outputs.update({tm.GRAD_NORM + part: np.array(np.sqrt(sq), dtype=np.float64) for part, sq in norms.items()})

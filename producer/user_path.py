@@ -38,7 +38,7 @@ from parity_format.decode_members import LIBERO_TAG
 from parity_format.user_path_members import FULL, REFERENCE, SHIPPED, user_path_action
 from producer.original import nested_inputs
 from sources.checkpoint import backbone_workdir
-from sources.mapped_weights import released_weight_pages
+from sources.resident_memory import released_weight_pages
 from torch_hooks.noise_draw import intercept_noise_draw
 
 POLICY_CLASS = "gr00t.policy.gr00t_policy.Gr00tPolicy"

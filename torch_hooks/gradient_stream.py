@@ -69,14 +69,21 @@ def streamed_gradients(
 
 class FirstAndLastPerPart:
     """``keep`` for the original's record: per part, the gradients of its first and last parameter (in
-    ``named_parameters`` order) that got one, whatever order backward produces them in."""
+    ``named_parameters`` order) that got one and has at most ``max_values`` values, whatever order backward
+    produces them in. The size bound keeps a full-size record readable: the LLM's first tensor is its
+    151,936 x 2048 embedding, 1.2 GB of fp32 gradient (its part's norm still covers it)."""
 
-    def __init__(self, order: list[str], part_of: Callable[[str], str]) -> None:
+    def __init__(self, order: list[str], part_of: Callable[[str], str], max_values: int = 1 << 24) -> None:
         self.position = {name: i for i, name in enumerate(order)}
         self.part_of = part_of
+        self.max_values = max_values
+        self.too_large: set[str] = set()
         self.ends: dict[str, tuple[str, str]] = {}  # part -> (first name, last name) so far
 
     def __call__(self, name: str, grad: Any, streamed: StreamedGradients) -> bool:
+        if grad.numel() > self.max_values:
+            self.too_large.add(name)
+            return False
         part = self.part_of(name)
         first, last = self.ends.get(part, (name, name))
         if self.position[name] < self.position[first]:
@@ -88,6 +95,6 @@ class FirstAndLastPerPart:
         self.ends[part] = (first, last)
         return name in (first, last)
 
-    def in_order(self, names: list[str]) -> list[str]:
-        """``names`` in ``named_parameters`` order."""
-        return sorted(names, key=self.position.__getitem__)
+    def recordable(self, names: list[str]) -> list[str]:
+        """``names`` within the size bound, in ``named_parameters`` order."""
+        return sorted((n for n in names if n not in self.too_large), key=self.position.__getitem__)

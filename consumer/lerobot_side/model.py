@@ -22,7 +22,7 @@ import numpy as np
 
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
-from sources.mapped_weights import released_weight_pages
+from sources.resident_memory import released_weight_pages
 from torch_hooks.noise_draw import intercept_noise_draw
 from torch_hooks.stage_capture import capture_stages
 

@@ -33,7 +33,7 @@ from consumer.memory_cap import load_allowance, weights_allowance
 from consumer.model_store import ModelStore, float32_bytes
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
-from sources.mapped_weights import released_weight_pages
+from sources.resident_memory import released_weight_pages
 from torch_hooks.noise_draw import intercept_noise_draw
 
 SHIPPED_PRECISION, FP32, FP32_CONFIG = "as shipped", "fp32", "fp32_config"

@@ -23,7 +23,7 @@ from consumer.lerobot_side.model import build_processors, observation_batch
 from parity_format import training_members as tm
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
-from sources.mapped_weights import released_weight_pages
+from sources.resident_memory import released_weight_pages
 
 POLICY_PREFIX = "_groot_model."  # GrootPolicy's parameter names: the original's, under this attribute
 TRAINING_BATCH_KEYS = (

@@ -66,4 +66,14 @@ def test_first_and_last_per_part_whatever_the_backward_order() -> None:
     with streamed_gradients(parameters, part_of, ends) as streamed:
         loss.backward()
     assert sorted(streamed.kept) == ["a.0.weight", "a.1.bias", "b.bias", "b.weight"]
-    assert ends.in_order(streamed.received)[0] == "a.0.weight"
+    assert ends.recordable(streamed.received)[0] == "a.0.weight"
+
+
+def test_a_gradient_over_the_size_bound_is_never_kept_nor_named() -> None:
+    model, loss = model_and_loss()
+    parameters = list(model.named_parameters())
+    bounded = FirstAndLastPerPart([n for n, _ in parameters], part_of, max_values=31)  # a.0.weight has 32
+    with streamed_gradients(parameters, part_of, bounded) as streamed:
+        loss.backward()
+    assert "a.0.weight" not in streamed.kept and "a.0.weight" not in bounded.recordable(streamed.received)
+    assert sorted(streamed.kept) == ["a.0.bias", "a.1.bias", "b.bias", "b.weight"]

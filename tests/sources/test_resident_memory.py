@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sources.mapped_weights import SMAPS, drop_mapped_weight_pages, released_weight_pages, weight_mappings
+from sources.resident_memory import SMAPS, drop_mapped_weight_pages, released_weight_pages, weight_mappings
 
 SMAPS_TEXT = """\
 7f0000000000-7f0000100000 r--p 00000000 fe:00 11 /ckpt/model-00001-of-00002.safetensors
@@ -77,3 +77,20 @@ def test_a_written_private_page_is_never_dropped(tmp_path: Path) -> None:
         with released_weight_pages(interval=0.01):
             pass
         assert view[0:5] == b"wrote"
+
+
+@linux_only
+def test_freed_heap_is_handed_back() -> None:
+    import numpy as np
+
+    from sources import resident_memory
+
+    if resident_memory._MALLOC_TRIM is None:
+        pytest.skip("not glibc: malloc_trim is unavailable")
+    big = np.ones(20 * 2**20 // 8)  # raises glibc's dynamic mmap threshold: the next blocks come from the heap
+    del big
+    chunks = [np.ones(2**20 // 8) for _ in range(64)]
+    live = [np.ones(16) for _ in range(64)]  # small live blocks between them
+    del chunks
+    assert resident_memory.return_free_heap() is True
+    assert len(live) == 64
