@@ -288,7 +288,8 @@ def main() -> int:
             ratio = rss / fp32_bytes
             row(f"peak RSS round {n} {name}", f"{rss / GB:.2f} GB",
                 f"{ratio:.2f}x fp32 weights ({'met' if ratio <= 1.25 else 'MISSED'}: target <= 1.25x); "
-                f"anonymous {anon / GB:.2f} GB, mapped files {mapped / GB:.2f} GB (peaks)")  # fmt: skip
+                f"anonymous {anon / GB:.2f} GB, mapped files {mapped / GB:.2f} GB (peaks); peak during "
+                f"{result.get('peak_during', {}).get('total') or '?'}")  # fmt: skip
             row(f"wall round {n} {name}", f"{result['wall_s']:.0f} s",
                 f"imports {phase_s(result, 'imports'):.0f} s, fingerprint {phase_s(result, 'fingerprint'):.0f} s, "
                 f"loads {phase_s(result, 'load'):.0f} s, inference {phase_s(result, 'run'):.0f} s, user path "

@@ -52,13 +52,25 @@ def rss_now() -> dict[str, int]:
 
 
 PEAKS = {"RssAnon": 0, "RssFile": 0}
+ACTIVE: list[str] = []  # the main thread's open phases, innermost last ("kind label")
+PEAK_DURING = {"total": "", "RssAnon": ""}  # the innermost open phase when each peak was sampled
 
 
 def sample_rss(interval: float = 0.2) -> None:
-    """Background sampler: peak RssAnon and RssFile separately (ru_maxrss only has their peak sum)."""
+    """Background sampler: peak RssAnon and RssFile separately (ru_maxrss only has their peak sum), and the
+    phase that was open at each peak."""
+    total = 0
     while True:
-        for key, value in rss_now().items():
-            PEAKS[key] = max(PEAKS[key], value)
+        now = rss_now()
+        phase = ACTIVE[-1] if ACTIVE else "-"
+        for key, value in now.items():
+            if value > PEAKS[key]:
+                PEAKS[key] = value
+                if key == "RssAnon":
+                    PEAK_DURING["RssAnon"] = phase
+        if sum(now.values()) > total:
+            total = sum(now.values())
+            PEAK_DURING["total"] = phase
         time.sleep(interval)
 
 
@@ -84,10 +96,15 @@ def timed(owner: Any, attr: str, kind: str, label_of=lambda *a, **k: "") -> None
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         stack = _child_time()
         stack.append(0.0)
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread:
+            ACTIVE.append(f"{kind} {label_of(*args, **kwargs)}".strip())
         started = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
+            if main_thread:
+                ACTIVE.pop()
             seconds = time.perf_counter() - started
             nested = stack.pop()
             if stack:
@@ -166,6 +183,7 @@ def main() -> int:
     payload = {"side": args.side, "status": status, "total_s": total, "peak_rss": peak_rss_bytes(), "phases": PHASES}
     payload["started"] = started  # the clock of every phase's "end"
     payload["peak_rss_anon"], payload["peak_rss_file"] = PEAKS["RssAnon"], PEAKS["RssFile"]
+    payload["peak_during"] = dict(PEAK_DURING)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     return int(status or 0)
 
