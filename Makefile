@@ -198,7 +198,7 @@ fixtures-produce: # the produce runs of make fixtures, with the original already
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=sized
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_MINIMAL_CKPT) OUT=$(GOLDEN_VARIANTS_DIR) DEVICE=cpu \
 	  COMPRESSION=small IMAGE_SIZES=256x256 LABEL=minimal
-	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic
+	$(MAKE) --no-print-directory produce CKPT=$(TINY_CKPT) OUT=$(GOLDEN_DIR) DEVICE=cpu EPISODE=1 TAGS=unitree_g1_sonic,libero_sim
 	$(MAKE) --no-print-directory produce CKPT=$(TINY_ALT_CKPT) OUT=$(GOLDEN_ALT_DIR) DEVICE=cpu EPISODE=1 TAGS=new_embodiment
 	$(MAKE) --no-print-directory fixtures-training-produce
 

@@ -11,7 +11,11 @@ the same reader as every artifact. The raw observation holds one episode step pe
   ``episode.<mode>.actions`` (steps, D) the executed normalized actions, ``episode.<mode>.decoded``
   (steps, A) the executed actions as the original decodes them (action keys concatenated in checkpoint
   order), ``episode.<mode>.rtc_options`` int64 (chunks, 3): overlap, frozen, 1 if that chunk continued
-  a leftover.
+  a leftover;
+* for ``libero_sim`` also ``episode.<mode>.env_decoded`` (steps, A): the decoded actions after the
+  original's LIBERO env conversion (what its ``LiberoEnv.step`` hands the simulator), the reference when
+  LeRobot's postprocessor applies its LIBERO gripper convention (as ``parity_format.decode_members``'
+  env members are for the decode check). Episodes written before it existed lack it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ NOISE = "episode.noise"
 
 def episode_member(mode: str, what: str) -> str:
     return f"episode.{mode}.{what}"
+
+
+def decoded_member(mode: str, *, env: bool = False) -> str:
+    """The executed decoded actions of ``mode``: as ``decode_action`` returns them, or after LIBERO's env step."""
+    return episode_member(mode, "env_decoded" if env else "decoded")
 
 
 def episode_filename(tag: str) -> str:

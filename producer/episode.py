@@ -13,7 +13,10 @@ checkpoint's statistics, one instruction:
   with an inference delay of :data:`RTC_DELAY` steps.
 
 Members (``parity_format.episode_members``): per mode the noise of every chunk, the chunks, and per
-executed step the normalized and the decoded action. The raw observation holds one step per batch row.
+executed step the normalized and the decoded action; for ``libero_sim`` also the decoded action after the
+original's LIBERO env conversion, because that, not ``decode_action``'s output, is what LeRobot's
+postprocessor hands a LIBERO user (the decode check's reference, ``producer.decode.libero_env_actions``).
+The raw observation holds one step per batch row.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from parity_format.artifact import Artifact, RawObservation
-from parity_format.episode_members import EPISODE_KIND, MODES, NOISE, RTC_MODE, episode_member
+from parity_format.decode_members import LIBERO_TAG
+from parity_format.episode_members import EPISODE_KIND, MODES, NOISE, RTC_MODE, decoded_member, episode_member
 from parity_format.rtc_members import RtcOptions
+from parity_format.stage_failures import LIBERO_ENV_CONVERSION, STAGE_FAILURES
 from producer.rtc import TYPICAL_RAMP_RATE, run_with_options
 from torch_hooks.noise_draw import NOISE_MEMBER
 
@@ -98,16 +103,28 @@ def step_observation(raw: RawObservation, step: int) -> RawObservation:
 
 
 def run_episode(
-    original: OriginalGr00t, tag: str, raw: RawObservation, horizon: int, n_action_steps: int, seed: int
+    original: OriginalGr00t,
+    tag: str,
+    raw: RawObservation,
+    horizon: int,
+    n_action_steps: int,
+    seed: int,
+    failures: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Both modes of the rollout loop with the original; members (without ``out::``) and facts for provenance."""
+    """Both modes of the rollout loop with the original; members (without ``out::``).
+
+    A failing LIBERO env conversion goes into ``failures`` (as ``producer.decode.decode_outputs`` records it)
+    and the episode is written without its env members.
+    """
     from producer.decode import decode_with_original
 
     keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
     outputs: dict[str, np.ndarray] = {}
     noises: list[np.ndarray] = []
+    executed_per_key: dict[str, dict[str, np.ndarray]] = {}  # mode -> key -> (1, steps, dim) decoded
     for mode in MODES:
         chunks, executed, decoded_steps, options_used = [], [], [], []
+        decoded_keys: list[dict[str, np.ndarray]] = []
         previous: np.ndarray | None = None
         for index, start in enumerate(range(0, EPISODE_STEPS, n_action_steps)):
             observation = step_observation(raw, start)
@@ -133,13 +150,39 @@ def run_episode(
             chunks.append(chunk[0])
             executed.append(chunk[0, :stop])
             decoded_steps.append(flat[:stop])
+            decoded_keys.append({key: decoded[key][:, :stop] for key in keys})
             previous = chunk
         outputs[episode_member(mode, "chunks")] = np.stack(chunks).astype(np.float32)
         outputs[episode_member(mode, "actions")] = np.concatenate(executed).astype(np.float32)
-        outputs[episode_member(mode, "decoded")] = np.concatenate(decoded_steps).astype(np.float32)
+        outputs[decoded_member(mode)] = np.concatenate(decoded_steps).astype(np.float32)
         outputs[episode_member(mode, "rtc_options")] = np.asarray(options_used, dtype=np.int64)
+        executed_per_key[mode] = {key: np.concatenate([d[key] for d in decoded_keys], axis=1) for key in keys}
     outputs[NOISE] = np.stack([n[0] for n in noises]).astype(np.float32)
+    if tag == LIBERO_TAG:
+        outputs.update(libero_env_members(executed_per_key, keys, failures))
     return outputs
+
+
+def libero_env_members(
+    executed: dict[str, dict[str, np.ndarray]], keys: list[str], failures: dict[str, str] | None
+) -> dict[str, np.ndarray]:
+    """Per mode, the executed decoded actions through the original's ``LiberoEnv.step`` (what its simulator gets).
+
+    Every mode or none: a failure (recorded in ``failures`` when given) leaves the episode without env members.
+    """
+    from producer.decode import libero_env_actions, one_line_error
+
+    try:
+        env = {mode: libero_env_actions(per_key, keys) for mode, per_key in executed.items()}
+    except Exception as exc:  # an optional reference: never costs the episode (issue 25)
+        if failures is None:
+            raise
+        failures[LIBERO_ENV_CONVERSION] = one_line_error(exc, keys)
+        return {}
+    return {
+        decoded_member(mode, env=True): np.concatenate([per_key[k] for k in keys], axis=-1)[0].astype(np.float32)
+        for mode, per_key in env.items()
+    }
 
 
 def action_dim(decoded_steps: list[np.ndarray]) -> int:
@@ -154,7 +197,8 @@ def episode_artifact(
     horizon = spec.action_horizon or int(original.model.action_head.action_horizon)
     n_action_steps = max(1, horizon // 2)
     raw = episode_observation(spec, statistics, seed)
-    outputs = run_episode(original, spec.tag, raw, horizon, n_action_steps, seed)
+    failures: dict[str, str] = {}
+    outputs = run_episode(original, spec.tag, raw, horizon, n_action_steps, seed, failures)
     return Artifact(
         embodiment_tag=spec.tag,
         seed=seed,
@@ -175,6 +219,7 @@ def episode_artifact(
                 "instruction": INSTRUCTION,
                 "chunk_seeds": [seed + i for i in range(math.ceil(EPISODE_STEPS / n_action_steps))],
             },
+            **({STAGE_FAILURES: failures} if failures else {}),
         },
     )
 
@@ -207,6 +252,8 @@ def produce_episodes(options: ProduceOptions, ref: CheckpointRef, ckpt: Path, ta
         try:
             spec = embodiment_spec(ckpt, tag)
             artifact = episode_artifact(original, spec, statistics[tag]["state"], options.seed, meta)
+            for stage, error in artifact.provenance.get(STAGE_FAILURES, {}).items():
+                print(f"{tag} episode: optional stage {stage} failed (recorded in the artifact): {error}", flush=True)
             path = write_artifact(artifact, options.out_dir / EPISODE_FOLDER / episode_filename(tag))
         except Exception as exc:  # one tag failing must not stop the others; reported and exit != 0
             outcomes.append(tag_failed(tag, EPISODE_FOLDER, started, exc))

@@ -53,7 +53,7 @@ def action_keys(ckpt_processor_config: dict, tag: str) -> list[str] | None:
 
 def decode_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
     from consumer.checkpoint_identity import checkpoint_identity
-    from consumer.lerobot_side.decode import decode
+    from consumer.lerobot_side.decode import LIBERO_REFERENCE, PLAIN_REFERENCE, decode
 
     if artifact.raw is None:
         raise Skip(f"{case.path.name} has no raw observations (legacy layout); {REGENERATE_HINT}")
@@ -88,13 +88,7 @@ def decode_parity(session: Session, case: Case, artifact: Artifact) -> CheckResu
             f"LeRobot applies its LIBERO gripper convention but {case.path.name} lacks the original's "
             f"LIBERO env conversion members; {REGENERATE_HINT}"
         )
-    reference = (
-        "the original's decode_action followed by its LIBERO env conversion (LiberoEnv.step: "
-        "normalize_gripper_action(binarize=True), invert_gripper_action), because LeRobot applies its LIBERO "
-        "gripper convention for this tag"
-        if env
-        else "the original's decode_action (LeRobot applies no env conversion for this tag)"
-    )
+    reference = LIBERO_REFERENCE if env else PLAIN_REFERENCE
     expected: dict[str, np.ndarray] = {}
     actual: dict[str, np.ndarray] = {}
     # A different replay checkpoint shows up in decode's own numbers (its statistics decode the actions), so

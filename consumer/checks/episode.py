@@ -12,9 +12,12 @@ relative actions are decoded against) and then:
 * ``rtc`` / ``rtc_decoded``: the same with real-time chunking: each chunk continues LeRobot's own
   previous chunk's leftover with the episode's inference delay.
 
-Each chunk starts from the noise the original drew for it. Reported per tensor: the error per step
-(max over dims), the worst step, the slope of error against step (flat: rounding; growing: state carried
-wrong) and, when it fails, the first step out of tolerance.
+Each chunk starts from the noise the original drew for it. The decoded paths are compared with what a
+robot of each project executes: where LeRobot's postprocessor applies its LIBERO gripper convention
+(``libero_sim``), the original's decode followed by its LIBERO env conversion (the episode's
+``env_decoded`` members), else the original's plain decode, as the decode check does. Reported per
+tensor: the error per step (max over dims), the worst step, the slope of error against step (flat:
+rounding; growing: state carried wrong) and, when it fails, the first step out of tolerance.
 """
 
 from __future__ import annotations
@@ -27,19 +30,24 @@ import numpy as np
 from comparison.compare import compare_mappings
 from comparison.formatting import fmt_num
 from comparison.results import Case, CheckResult
+from comparison.status import Status
 from comparison.tolerance import ToleranceConfig
 from consumer.checkpoint_identity import checkpoint_identity
-from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
+from consumer.checks.base import Skip, refusal_verdict, verdict
 from consumer.known_divergences import divergences_for
+from consumer.lerobot_side.decode import LIBERO_REFERENCE, PLAIN_REFERENCE
 from parity_format.artifact import OUT, Artifact, RawObservation
 from parity_format.episode_members import (
+    MODES,
     NOISE,
     QUEUE_MODE,
     RTC_MODE,
+    decoded_member,
     episode_member,
     is_episode,
 )
 from parity_format.errors import ArtifactError
+from parity_format.stage_failures import LIBERO_ENV_CONVERSION, recorded_failure
 from torch_hooks.noise_draw import intercept_noise_draw
 
 if TYPE_CHECKING:
@@ -49,6 +57,13 @@ CHECK = "episode"
 TENSOR = "episode@"
 WHOLE_CHUNK = 10**6  # n_action_steps for the chunk paths: build_policy caps it at the horizon
 ORDER = ("queue", "queue_a", "queue_b", "chunk_decoded", "rtc", "rtc_decoded")
+
+
+DECODED_PATHS = {QUEUE_MODE: "chunk_decoded", RTC_MODE: "rtc_decoded"}  # recorded mode -> LeRobot path
+
+
+def regenerate_hint(tag: str) -> str:
+    return f"regenerate it with `make produce CKPT=<checkpoint> TAGS={tag} EPISODE=1` (producer env, original gr00t)"
 
 
 def member(artifact: Artifact, name: str) -> np.ndarray:
@@ -79,7 +94,13 @@ class Replay:
         )
         self.preprocessor, self.postprocessor, notes = build_processors(ckpt, artifact.embodiment_tag)
         self.notes += notes
-        self.device = device
+        self.ckpt, self.device = ckpt, device
+
+    def applies_libero(self) -> bool:
+        """Whether this user's postprocessor applies LeRobot's LIBERO gripper convention to decoded actions."""
+        from consumer.lerobot_side.decode import _applies_libero, _decode_step
+
+        return _applies_libero(_decode_step(self.postprocessor))
 
     def observe(self, raw: RawObservation, step: int) -> dict[str, Any]:
         from consumer.lerobot_side.model import observation_batch
@@ -131,7 +152,7 @@ def episode_parity(session: Session, case: Case, artifact: Artifact) -> CheckRes
         raise Skip(f"{case.path.name} is not an episode artifact (produce one with --episode)")
     record = artifact.provenance.get("episode") or {}
     if artifact.raw is None or not record:
-        raise Skip(f"{case.path.name} records no episode steps; {REGENERATE_HINT} --episode")
+        raise Skip(f"{case.path.name} records no episode steps; {regenerate_hint(artifact.embodiment_tag)}")
     steps, n_steps, delay = int(record["steps"]), int(record["n_action_steps"]), int(record["rtc_delay"])
     settings = session.settings
     ckpt = session.checkpoint_for(artifact)
@@ -139,16 +160,23 @@ def episode_parity(session: Session, case: Case, artifact: Artifact) -> CheckRes
     device = session.device_for(artifact)
     noise = member(artifact, NOISE)  # (chunks, H, D)
     known = divergences_for(CHECK, artifact, ckpt)
-    try:
-        actual, problems, notes = replay(session, artifact, ckpt, device, noise, steps, n_steps, delay)
-    except Exception as exc:  # LeRobot refusing the episode: a declared refusal or a failure naming the error
+    try:  # LeRobot refusing the episode: a declared refusal or a failure naming the error
+        single = Replay(session, artifact, ckpt, device, n_steps)
+    except Exception as exc:
         return refusal_verdict(case, CHECK, "LeRobot's episode replay", exc, known)
-    dim = int(member(artifact, episode_member(QUEUE_MODE, "decoded")).shape[-1])
+    env = single.applies_libero()  # every user's postprocessor comes from the same factory call
+    reference = decoded_reference(case, artifact, env)
+    if isinstance(reference, CheckResult):
+        return reference
+    try:
+        actual, problems, notes = replay(session, artifact, single, noise, steps, n_steps, delay)
+    except Exception as exc:
+        return refusal_verdict(case, CHECK, "LeRobot's episode replay", exc, known)
+    dim = int(member(artifact, decoded_member(QUEUE_MODE)).shape[-1])
     expected = {
         "queue": member(artifact, episode_member(QUEUE_MODE, "actions"))[:, :dim],
-        "chunk_decoded": member(artifact, episode_member(QUEUE_MODE, "decoded")),
         "rtc": member(artifact, episode_member(RTC_MODE, "actions"))[:, :dim],
-        "rtc_decoded": member(artifact, episode_member(RTC_MODE, "decoded")),
+        **{DECODED_PATHS[mode]: reference[mode] for mode in MODES},
     }
     expected["queue_a"] = expected["queue_b"] = expected["queue"]
     named_expected = {TENSOR + k: expected[k] for k in ORDER}
@@ -157,6 +185,8 @@ def episode_parity(session: Session, case: Case, artifact: Artifact) -> CheckRes
     report.problems += problems + list(identity.problems)
     report.notes += identity.notes + notes
     report.notes.append(f"{steps} steps, re-plan every {n_steps}, RTC delay {delay}; LeRobot on {device}")
+    paths = ", ".join(TENSOR + DECODED_PATHS[mode] for mode in MODES)
+    report.notes.append(f"{paths} compared with {LIBERO_REFERENCE if env else PLAIN_REFERENCE}")
     figures: dict[str, str] = {}
     bad_steps: dict[str, int] = {}
     for name in named_expected:
@@ -179,26 +209,53 @@ def episode_parity(session: Session, case: Case, artifact: Artifact) -> CheckRes
     return result
 
 
+def decoded_reference(case: Case, artifact: Artifact, env: bool) -> dict[str, np.ndarray] | CheckResult:
+    """Per mode, the original's executed decoded actions in the convention LeRobot's postprocessor hands its user.
+
+    ``env``: LeRobot applies its LIBERO gripper convention, so the reference is the env-converted member. An
+    episode without it (written before it existed) SKIPs saying how to regenerate it; one whose producer
+    recorded the conversion's failure FAILs naming it: neither may pass on the plain decode.
+    """
+    if not env:
+        return {mode: member(artifact, decoded_member(mode)) for mode in MODES}
+    failure = recorded_failure(artifact.provenance, LIBERO_ENV_CONVERSION)
+    if failure is not None:
+        message = (
+            "LeRobot's postprocessor applies its LIBERO gripper convention, but the producer could not run the "
+            f"original's LIBERO env conversion for this episode (recorded producer failure: {failure}); no "
+            "reference for the decoded paths"
+        )
+        return CheckResult(case, CHECK, Status.FAIL, message)
+    missing = [OUT + decoded_member(mode, env=True) for mode in MODES]
+    missing = [name for name in missing if name.removeprefix(OUT) not in artifact.outputs]
+    if missing:
+        hint = regenerate_hint(artifact.embodiment_tag)
+        raise Skip(
+            f"LeRobot's postprocessor applies its LIBERO gripper convention but {case.path.name} lacks the "
+            f"original's env-converted decoded actions ({', '.join(missing)}); {hint}"
+        )
+    return {mode: member(artifact, decoded_member(mode, env=True)) for mode in MODES}
+
+
 def replay(
     session: Session,
     artifact: Artifact,
-    ckpt: Path,
-    device: str,
+    single: Replay,
     noise: np.ndarray,
     steps: int,
     n_steps: int,
     delay: int,
 ) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
-    """Every LeRobot path over the episode: actions per path, queue problems, notes."""
+    """Every LeRobot path over the episode (``single``: the first, fresh queue user): actions, queue problems, notes."""
     raw = artifact.raw
     assert raw is not None  # checked by the caller
     problems: list[str] = []
+    ckpt, device = single.ckpt, single.device
 
     def chunk_noise(step: int) -> np.ndarray:
         return noise[step // n_steps : step // n_steps + 1]
 
     # queue: one fresh instance, then two interleaved ones
-    single = Replay(session, artifact, ckpt, device, n_steps)
     pair = [Replay(session, artifact, ckpt, device, n_steps) for _ in range(2)]
     queue: dict[str, list[np.ndarray]] = {"queue": [], "queue_a": [], "queue_b": []}
     for step in range(steps):

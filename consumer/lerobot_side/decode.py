@@ -47,6 +47,15 @@ def _decode_step(postprocessor: Any) -> Any:
     return steps[0]
 
 
+# Which of the original's arrays a LeRobot-decoded action is compared with (the decode, policy and episode checks).
+LIBERO_REFERENCE = (
+    "the original's decode_action followed by its LIBERO env conversion (LiberoEnv.step: "
+    "normalize_gripper_action(binarize=True), invert_gripper_action), because LeRobot applies its LIBERO "
+    "gripper convention for this tag"
+)
+PLAIN_REFERENCE = "the original's decode_action (LeRobot applies no env conversion for this tag)"
+
+
 def _applies_libero(step: Any) -> bool:
     from lerobot.policies.groot.configuration_groot import GROOT_ACTION_DECODE_TRANSFORM_LIBERO
 
