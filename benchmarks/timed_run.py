@@ -118,6 +118,7 @@ def instrument_producer() -> Any:
     import torch  # noqa: F401  (counted as import time)
 
     import producer.cli as cli
+    import producer.episode as episode
     import producer.original as original
     import producer.pipeline as pipeline
     import producer.rtc as rtc
@@ -143,6 +144,7 @@ def instrument_producer() -> Any:
     timed(user_path.OriginalUserPath, "run_shipped", "user path", lambda self, tag, *args, **kwargs: tag)
     timed(rtc, "rtc_for_artifact", "rtc", lambda original, inputs, result, decode, tag, *a, **k: tag)
     timed(training, "record_training", "training", lambda original, tag, *args, **kwargs: tag)
+    timed(episode, "run_episode", "run", lambda original, tag, *args, **kwargs: tag)  # EPISODE=1 runs
     timed(writing, "write_artifact", "write", lambda a, *args, **kwargs: a.embodiment_tag)  # on the writer thread
     return cli.main
 

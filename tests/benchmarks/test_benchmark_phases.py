@@ -52,3 +52,25 @@ def test_a_skipped_float64_reference_is_reported_with_its_reason(tmp_path: Path)
         manifest = {"provenance": {"user_path": {"fp64_reference": reference}}}
         np.savez(tmp_path / f"original_n1_7_{name}.npz", manifest=np.array(json.dumps(manifest)))
     assert full_size.fp64_reasons(tmp_path) == {reason}
+
+
+def test_a_tags_seconds_are_its_labelled_phases_and_its_checks_with_their_loads() -> None:
+    full_size = _full_size()
+    producer = {
+        "side": "producer",
+        "phases": [
+            phase("run", "libero_sim", 5.0, 10.0),
+            phase("rtc", "libero_sim", 7.0, 17.0),
+            phase("load", "Gr00tPolicy new_embodiment", 2.0, 19.0),
+            phase("run", "new_embodiment", 3.0, 22.0),
+            phase("write", "new_embodiment", 1.0, 23.0),  # on the writer thread, beside the next tag
+            phase("load", "", 20.0, 4.0),
+        ],
+    }
+    assert full_size.tag_seconds(producer, "libero_sim") == 12.0
+    assert full_size.tag_seconds(producer, "new_embodiment") == 5.0
+    check = {"kind": "check", "label": "b2-256x256-new_embodiment policy", "s": 30.0, "self_s": 4.0, "end": 0.0}
+    episode = {"kind": "check", "label": "episode-new_embodiment episode", "s": 9.0, "self_s": 9.0, "end": 0.0}
+    other = {"kind": "check", "label": "b2-256x256-libero_sim policy", "s": 50.0, "self_s": 50.0, "end": 0.0}
+    consumer = {"side": "consumer", "phases": [check, episode, other, phase("load", "", 26.0, 0.0)]}
+    assert full_size.tag_seconds(consumer, "new_embodiment") == 39.0  # totals: the loads inside count
