@@ -175,7 +175,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
 
     from producer.embodiments import modality_configs
     from torch_hooks.gradient_stream import FirstAndLastPerPart, streamed_gradients
-    from torch_hooks.training_draws import intercept_training_draws
+    from torch_hooks.training_draws import dropout_off, intercept_training_draws
 
     modality = modality_configs(original.ckpt)[tag]
     actions = action_chunk(statistics[tag], modality, len(raw.language), seed, tag)
@@ -192,14 +192,15 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
         inputs = {k.removeprefix("inputs."): v.to(original.device) for k, v in batch.items()}
         action_shape = tuple(inputs["action"].shape)
         torch.manual_seed(seed)
-        with intercept_training_draws(action_shape[0], action_shape, state_dropout=True) as draws:
-            out = model.forward(dict(inputs))
-        draws.require_each("recorded")
-        loss = out["loss"]
-        parameters = list(model.named_parameters())
-        ends = FirstAndLastPerPart([name for name, _ in parameters], tm.part_of)
-        with streamed_gradients(parameters, tm.part_of, ends) as streamed:  # never every gradient at once
-            loss.backward()
+        with dropout_off(model) as dropped:  # masks are not reproducible across implementations
+            with intercept_training_draws(action_shape[0], action_shape, state_dropout=True) as draws:
+                out = model.forward(dict(inputs))
+            draws.require_each("recorded")
+            loss = out["loss"]
+            parameters = list(model.named_parameters())
+            ends = FirstAndLastPerPart([name for name, _ in parameters], tm.part_of)
+            with streamed_gradients(parameters, tm.part_of, ends) as streamed:  # never every gradient at once
+                loss.backward()
         named = named_gradient_tensors(ends.recordable(streamed.received))
         norms = streamed.squares
         outputs[tm.LOSS] = np.array(loss.item(), dtype=np.float32)
@@ -217,6 +218,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
         "state_dropout_note": "set on the action head instance for the recorded step (checkpoint value "
         f"{config.state_dropout_prob}) so the state-dropout draw happens and is recorded",
         "step_flags": dict(STEP_FLAGS),
+        "dropout_off": dropped,  # dropout modules set to p=0 for the step (torch_hooks/training_draws.py)
         "combinations": combos,
         "gradient_parts": sorted(norms),
         "gradient_tensors": named,

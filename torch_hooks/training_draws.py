@@ -184,3 +184,27 @@ def intercept_training_draws(
         )
         beta = stack.enter_context(intercept_beta_sample(shape("beta", (batch,)), values.get("beta")))
         yield TrainingDraws(noise, beta, dropout)
+
+
+@contextlib.contextmanager
+def dropout_off(model: Any) -> Iterator[list[str]]:
+    """Every ``torch.nn.Dropout`` (and subclass) of ``model`` with p > 0 set to p = 0 for the block; yields their
+    names (empty: nothing to turn off), restores p on exit even on error.
+
+    WHY: a dropout mask is a draw from each implementation's own random stream, taken inside torch's native
+    kernel where no Python-level function can hand it over (unlike the draws above). Published N1.7 configs
+    give the DiT and the VL self-attention dropout 0.2, so in train mode the two sides would drop different
+    activations and their losses differ by ~5% (measured at full size, issue 26). Both sides record the step
+    with dropout off and say so; what dropout itself does is not compared.
+    """
+    import torch
+
+    changed = [(name, module, module.p) for name, module in model.named_modules()
+               if isinstance(module, torch.nn.modules.dropout._DropoutNd) and module.p > 0]  # fmt: skip
+    try:
+        for _, module, _ in changed:
+            module.p = 0.0
+        yield [name for name, _, _ in changed]
+    finally:
+        for _, module, p in changed:
+            module.p = p

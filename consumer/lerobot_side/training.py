@@ -197,7 +197,7 @@ def training_step(
     import torch
 
     from torch_hooks.gradient_stream import streamed_gradients
-    from torch_hooks.training_draws import intercept_training_draws
+    from torch_hooks.training_draws import dropout_off, intercept_training_draws
 
     policy = build_policy(ckpt, tag, device, flags)
     loaded, exact, weight_notes = load_exact_weights(policy, ckpt)
@@ -210,12 +210,6 @@ def training_step(
     ]
     inputs = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in batch.items()}
     action_shape = tuple(batch["action"].shape)
-    with intercept_training_draws(
-        action_shape[0], action_shape, state_dropout=state_dropout_prob > 0, recorded=draws
-    ) as injected:
-        loss, _ = policy.forward(inputs)
-    injected.require_each("replaced")
-    notes.append("recorded draws injected: " + ", ".join(sorted(draws)))
     wanted = set(named)
 
     def part_of(full: str) -> str:
@@ -224,9 +218,18 @@ def training_step(
     def keep(full: str, _grad: Any, _streamed: Any) -> bool:
         return full.removeprefix(POLICY_PREFIX) in wanted
 
-    # read as backward produces them, never every gradient at once (torch_hooks/gradient_stream.py)
-    with streamed_gradients(list(policy.named_parameters()), part_of, keep) as streamed:
-        loss.backward()
+    with dropout_off(policy) as dropped:  # as the producer recorded it: masks are not reproducible
+        with intercept_training_draws(
+            action_shape[0], action_shape, state_dropout=state_dropout_prob > 0, recorded=draws
+        ) as injected:
+            loss, _ = policy.forward(inputs)
+        injected.require_each("replaced")
+        # read as backward produces them, never every gradient at once (torch_hooks/gradient_stream.py)
+        with streamed_gradients(list(policy.named_parameters()), part_of, keep) as streamed:
+            loss.backward()
+    notes.append("recorded draws injected: " + ", ".join(sorted(draws)))
+    if dropped:
+        notes.append(f"dropout off for the step, as the producer records it: {len(dropped)} modules set to p=0")
     grads = {
         full.removeprefix(POLICY_PREFIX): grad.detach().float().cpu().numpy() for full, grad in streamed.kept.items()
     }

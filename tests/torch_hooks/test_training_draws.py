@@ -81,3 +81,18 @@ def test_a_second_matching_draw_trips_the_guard_and_the_patch_is_restored_on_err
 def test_a_replacement_of_another_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="replacement of shape"), intercept_beta_sample((2,), np.zeros(3)):
         pass
+
+
+def test_dropout_is_off_inside_the_block_and_restored_after() -> None:
+    import torch
+
+    from torch_hooks.training_draws import dropout_off
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.2), torch.nn.Dropout(0.0))
+    model.train()
+    x = torch.ones(64, 4)
+    with dropout_off(model) as dropped:
+        assert dropped == ["1"]  # the p=0 module needs nothing
+        assert torch.equal(model(x), model(x)), "no random mask while it is off"
+    assert model[1].p == 0.2 and model[2].p == 0.0
+    assert not torch.equal(model(x), model(x)), "dropout is back"
