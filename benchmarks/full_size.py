@@ -226,7 +226,7 @@ def check_rows(report: dict[str, Any], row: Any) -> None:
             detail = str(result["message"]).splitlines()[0][:160]
         row(f"{result['check']} check {case}", result["status"].upper(), detail)
         for stage in ((result.get("stages") or {}).get("report") or {}).get("tensors") or []:
-            name = stage["name"].split(".", 2)[-1]
+            name = stage["name"].removeprefix("out::").removeprefix("stage.")
             row(f"  stage {name} ({case})", fmt(stage.get("max_abs_diff")), f"scale-aware {scale_aware(stage)}")
 
 

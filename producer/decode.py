@@ -168,16 +168,26 @@ def decode_outputs(
     for is_probe, dec in decodes.items():
         outputs.update({decoded(k, probe=is_probe): dec[k] for k in keys})
     if tag == LIBERO_TAG:
-        try:
-            env = {is_probe: libero_env_actions(dec, keys) for is_probe, dec in decodes.items()}
-        except Exception as exc:  # an optional reference: never costs the tag (issue 25)
-            if failures is None:
-                raise
-            failures[LIBERO_ENV_CONVERSION] = one_line_error(exc, keys)
-        else:
-            for is_probe, per_key in env.items():
-                outputs.update({decoded(k, probe=is_probe, env=True): per_key[k] for k in keys})
+        for is_probe, per_key in libero_env_or_failure(decodes, keys, failures).items():
+            outputs.update({decoded(k, probe=is_probe, env=True): per_key[k] for k in keys})
     return outputs
+
+
+def libero_env_or_failure(
+    decodes: dict[Any, dict[str, np.ndarray]], keys: list[str], failures: dict[str, str] | None
+) -> dict[Any, dict[str, np.ndarray]]:
+    """Each decode through the original's ``LiberoEnv.step`` conversion, all or none.
+
+    The conversion is an optional reference: with ``failures`` given, its error is recorded there in one line
+    (the artifact says so, ``parity_format.stage_failures``) and nothing is returned; without, it raises.
+    """
+    try:
+        return {name: libero_env_actions(per_key, keys) for name, per_key in decodes.items()}
+    except Exception as exc:  # never costs the tag or the episode (issue 25)
+        if failures is None:
+            raise
+        failures[LIBERO_ENV_CONVERSION] = one_line_error(exc, keys)
+        return {}
 
 
 def one_line_error(exc: Exception, keys: list[str]) -> str:

@@ -30,7 +30,7 @@ from parity_format.artifact import Artifact, RawObservation
 from parity_format.decode_members import LIBERO_TAG
 from parity_format.episode_members import EPISODE_KIND, MODES, NOISE, RTC_MODE, decoded_member, episode_member
 from parity_format.rtc_members import RtcOptions
-from parity_format.stage_failures import LIBERO_ENV_CONVERSION, STAGE_FAILURES
+from parity_format.stage_failures import STAGE_FAILURES
 from producer.rtc import TYPICAL_RAMP_RATE, run_with_options
 from torch_hooks.noise_draw import NOISE_MEMBER
 
@@ -170,15 +170,9 @@ def libero_env_members(
 
     Every mode or none: a failure (recorded in ``failures`` when given) leaves the episode without env members.
     """
-    from producer.decode import libero_env_actions, one_line_error
+    from producer.decode import libero_env_or_failure
 
-    try:
-        env = {mode: libero_env_actions(per_key, keys) for mode, per_key in executed.items()}
-    except Exception as exc:  # an optional reference: never costs the episode (issue 25)
-        if failures is None:
-            raise
-        failures[LIBERO_ENV_CONVERSION] = one_line_error(exc, keys)
-        return {}
+    env = libero_env_or_failure(executed, keys, failures)
     return {
         decoded_member(mode, env=True): np.concatenate([per_key[k] for k in keys], axis=-1)[0].astype(np.float32)
         for mode, per_key in env.items()

@@ -30,6 +30,13 @@ class StreamedGradients:
         return {part: square**0.5 for part, square in self.squares.items()}
 
 
+def squared_norm(tensor: Any, chunk: int = 1 << 22) -> float:
+    """Sum of squares in float64, ``chunk`` values at a time: ``tensor.double().pow(2)`` of the full-size
+    embedding gradient would make two 2.5 GB temporaries."""
+    flat = tensor.detach().reshape(-1)
+    return sum(float(flat[i : i + chunk].double().pow(2).sum()) for i in range(0, flat.numel(), chunk))
+
+
 @contextlib.contextmanager
 def streamed_gradients(
     named_parameters: list[tuple[str, Any]],
@@ -47,7 +54,7 @@ def streamed_gradients(
         def read(parameter: Any) -> None:
             grad = parameter.grad
             part = part_of(name)
-            streamed.squares[part] = streamed.squares.get(part, 0.0) + float(grad.double().pow(2).sum())
+            streamed.squares[part] = streamed.squares.get(part, 0.0) + squared_norm(grad)
             streamed.received.append(name)
             if keep(name, grad, streamed):
                 streamed.kept[name] = grad

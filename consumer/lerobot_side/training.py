@@ -12,6 +12,7 @@ and the recorded draws injected (``torch_hooks/training_draws.py``).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,8 @@ def _trainable_and_decay(ckpt: Path, flags: Flags, tag: str) -> tuple[tuple[str,
     groups = policy.get_optim_params()
     decay_group = [g for g in groups if "weight_decay" not in g]  # the group the optimizer's decay applies to
     decay = tuple(names[id(p)] for g in decay_group for p in g["params"])
+    del policy, groups, decay_group
+    gc.collect()  # a full-size policy per combination: free it (modules hold cycles) before the next one
     return trainable, decay
 
 

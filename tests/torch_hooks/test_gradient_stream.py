@@ -77,3 +77,12 @@ def test_a_gradient_over_the_size_bound_is_never_kept_nor_named() -> None:
         loss.backward()
     assert "a.0.weight" not in streamed.kept and "a.0.weight" not in bounded.recordable(streamed.received)
     assert sorted(streamed.kept) == ["a.0.bias", "a.1.bias", "b.bias", "b.weight"]
+
+
+def test_the_squared_norm_is_summed_in_chunks_to_the_same_value() -> None:
+    from torch_hooks.gradient_stream import squared_norm
+
+    torch.manual_seed(0)
+    tensor = torch.randn(1000, 37)
+    assert squared_norm(tensor, chunk=999) == pytest.approx(float(tensor.double().pow(2).sum()), rel=1e-14)
+    assert squared_norm(torch.zeros(0)) == 0
