@@ -9,9 +9,10 @@ Two residues, each returned where it appears:
   GB peak for an 11.1 GB model). A read-only file page can leave a process at any time
   (``madvise(MADV_DONTNEED)``): a later access faults it back in from the page cache, unchanged. So while a
   load runs, a background thread drops the resident pages of every mapping of a ``*.safetensors`` file
-  every ``interval`` seconds, and once more when the block ends. transformers maps the files private and
-  writable (``rw-p``): such a mapping is dropped only while none of its pages was written (``Anonymous: 0
-  kB`` in smaps), since dropping a written private page would discard the write; a shared writable one never.
+  every ``interval`` seconds, and once more when the block ends. Only read-only mappings: transformers 5
+  maps the files private and writable (``rw-p``), and dropping those, even only while smaps showed no
+  written page, raced with a write and corrupted a full-size load (the LLM embedding came back 0.12 off,
+  issue 26); a written private page dropped is a write lost. So transformers 5's loads get no benefit.
 * Freed heap, returned after a phase (:func:`return_free_heap`). WHY: glibc serves allocations below its
   mmap threshold (which grows up to 32 MB after large frees) from its arenas and keeps what is freed there;
   after a full-size forward and backward pass about 6 GB of freed activations stayed resident in the
@@ -35,28 +36,14 @@ SMAPS = Path("/proc/self/smaps")
 
 
 def weight_mappings(smaps_text: str, suffix: str = WEIGHT_SUFFIX) -> list[tuple[int, int]]:
-    """(start, end) of each mapping of a ``suffix`` file whose pages can be dropped, from /proc/<pid>/smaps text.
-
-    Read-only mappings always; private writable ones only while no page of theirs was written.
-    """
+    """(start, end) of each read-only mapping of a ``suffix`` file, from /proc/<pid>/smaps (or maps) text."""
     ranges = []
-    current: tuple[int, int, bool] | None = None  # start, end, droppable before its Anonymous line
-
-    def close() -> None:
-        if current is not None and current[2]:
-            ranges.append(current[:2])
-
     for line in smaps_text.splitlines():
         head = line.split(maxsplit=5)
-        if head and "-" in head[0] and len(head) >= 5 and all(c in "0123456789abcdef-" for c in head[0]):
-            close()
+        is_mapping = len(head) == 6 and "-" in head[0] and all(c in "0123456789abcdef-" for c in head[0])
+        if is_mapping and head[5].endswith(suffix) and "w" not in head[1]:
             start, _, end = head[0].partition("-")
-            perms, path = head[1], head[5] if len(head) == 6 else ""
-            wanted = path.endswith(suffix) and not ("w" in perms and "s" in perms)
-            current = (int(start, 16), int(end, 16), wanted)
-        elif current is not None and line.startswith("Anonymous:") and int(line.split()[1]) != 0:
-            current = (current[0], current[1], False)  # a written private page: keep the mapping whole
-    close()
+            ranges.append((int(start, 16), int(end, 16)))
     return ranges
 
 

@@ -27,6 +27,7 @@ from comparison.status import Status
 from consumer.checkpoint_identity import checkpoint_identity
 from consumer.checks.base import REGENERATE_HINT, Skip, refusal_verdict, verdict
 from consumer.known_divergences import divergences_for
+from consumer.memory_cap import load_allowance, weights_allowance
 from consumer.model_store import float32_bytes
 from parity_format import training_members as tm
 from parity_format.artifact import Artifact
@@ -127,10 +128,11 @@ def training_parity(session: Session, case: Case, artifact: Artifact) -> CheckRe
         draws["state_dropout"] = outputs[tm.DRAW_STATE_DROPOUT]
     session.models.reserve(float32_bytes(ckpt))  # the step's policy is built outside the store
     try:
-        step = training_step(
-            ckpt, artifact.embodiment_tag, session.device_for(artifact), original_batch, draws, prob,
-            dict(section["step_flags"]), named,
-        )  # fmt: skip
+        with load_allowance(weights_allowance(ckpt)):  # a model the check loads, as every model load (issue 25)
+            step = training_step(
+                ckpt, artifact.embodiment_tag, session.device_for(artifact), original_batch, draws, prob,
+                dict(section["step_flags"]), named,
+            )  # fmt: skip
     except DrawInjectionError as exc:  # never compare two different training steps
         return CheckResult(case, "training", Status.FAIL, str(exc))
     expected = batch_by_key(original_batch, action_keys) if refused is None else {}
@@ -165,7 +167,8 @@ def training_parity(session: Session, case: Case, artifact: Artifact) -> CheckRe
     for combination in section["combinations"]:
         flags = dict(combination["flags"])
         make_room = partial(session.models.reserve, float32_bytes(ckpt))
-        trainable, decay = trainable_and_decay(ckpt, artifact.embodiment_tag, tuple(flags.items()), make_room)
+        with load_allowance(weights_allowance(ckpt)):
+            trainable, decay = trainable_and_decay(ckpt, artifact.embodiment_tag, tuple(flags.items()), make_room)
         report.problems += set_differences("trainable", flags, list(combination["trainable"]), trainable)
         report.problems += set_differences("weight-decay", flags, list(combination["decay"]), decay)
     report.problems += identity.problems
