@@ -1,11 +1,15 @@
-"""Shared fixtures for the artifact-format tests (numpy + stdlib only, like the package)."""
+"""Shared fixtures: the artifact-format tests' factories (numpy + stdlib only, like the package), and a loader for
+scripts that are not in a package (benchmarks/, test helpers)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -87,3 +91,18 @@ def rewrite_npz() -> Callable[..., None]:
                 zf.writestr(f"{name}.npy", _npy_bytes(new) if isinstance(new, np.ndarray) else new)
 
     return rewrite
+
+
+def _load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_module() -> Callable[[Path, str], ModuleType]:
+    """Import a file that is not in a package (a benchmark script, a test helper) as module ``name``."""
+    return _load_module

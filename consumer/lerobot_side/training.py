@@ -20,23 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from consumer.lerobot_side.model import build_processors, observation_batch
+from consumer.lerobot_side.model import PREPROCESSOR_KEYS, build_processors, observation_batch
 from parity_format import training_members as tm
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
 from sources.resident_memory import released_weight_pages
 
 POLICY_PREFIX = "_groot_model."  # GrootPolicy's parameter names: the original's, under this attribute
-TRAINING_BATCH_KEYS = (
-    "input_ids",
-    "attention_mask",
-    "pixel_values",
-    "image_grid_thw",
-    "state",
-    "embodiment_id",
-    "action",
-    "action_mask",
-)
+TRAINING_BATCH_KEYS = (*PREPROCESSOR_KEYS, "action", "action_mask")  # the collated training batch
 Flags = tuple[tuple[str, Any], ...]  # hashable tune_* flags
 _SETS: dict[tuple[Path, Flags], tuple[tuple[str, ...], tuple[str, ...]]] = {}  # trainable_and_decay's answers
 

@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "full_size.py"
 
 
-def _full_size() -> Any:
-    spec = importlib.util.spec_from_file_location("full_size_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def full_size(load_module: Callable[[Path, str], ModuleType]) -> ModuleType:
+    return load_module(SCRIPT, "full_size_benchmark")
 
 
 def phase(kind: str, label: str, seconds: float, end: float) -> dict[str, Any]:
     return {"kind": kind, "label": label, "s": seconds, "self_s": seconds, "end": end}
 
 
-def test_phases_sum_by_kind_and_label() -> None:
-    full_size = _full_size()
+def test_phases_sum_by_kind_and_label(full_size: ModuleType) -> None:
     result = {"phases": [phase("run", "a", 5.0, 10.0), phase("run", "b", 2.0, 12.0), phase("load", "", 8.0, 20.0)]}
     assert full_size.phase_s(result, "run") == 7.0
     assert full_size.phase_s(result, "run", "b") == 2.0
     assert full_size.phase_s(result, "check") == 0
 
 
-def test_the_model_store_line_is_read_from_the_consumer_log(tmp_path: Path) -> None:
-    full_size = _full_size()
+def test_the_model_store_line_is_read_from_the_consumer_log(full_size: ModuleType, tmp_path: Path) -> None:
     log = tmp_path / "consume.log"
     line = "models: 7 loads of 4 materialisations (3 reloads after 5 evictions; budget 12.6 GB)"
     log.write_text(f"[1/2] x model ... PASS (1.0s)\n{line}\n5 pass, 0 fail\n")
@@ -41,12 +37,11 @@ def test_the_model_store_line_is_read_from_the_consumer_log(tmp_path: Path) -> N
     assert full_size.store_summary(log) == "-"
 
 
-def test_a_skipped_float64_reference_is_reported_with_its_reason(tmp_path: Path) -> None:
+def test_a_skipped_float64_reference_is_reported_with_its_reason(full_size: ModuleType, tmp_path: Path) -> None:
     import json
 
     import numpy as np
 
-    full_size = _full_size()
     reason = "a float64 copy of the model (2.4e+09 values) needs 22 GiB, 11 GiB free on cpu"
     for name, reference in (("a", {"recorded": True, "reason": ""}), ("b", {"recorded": False, "reason": reason})):
         manifest = {"provenance": {"user_path": {"fp64_reference": reference}}}
@@ -54,8 +49,7 @@ def test_a_skipped_float64_reference_is_reported_with_its_reason(tmp_path: Path)
     assert full_size.fp64_reasons(tmp_path) == {reason}
 
 
-def test_a_tags_seconds_are_its_labelled_phases_and_its_checks_with_their_loads() -> None:
-    full_size = _full_size()
+def test_a_tags_seconds_are_its_labelled_phases_and_its_checks_with_their_loads(full_size: ModuleType) -> None:
     producer = {
         "side": "producer",
         "phases": [

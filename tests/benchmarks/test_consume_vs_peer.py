@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "consume_vs_peer.py"
 
 
-def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("consume_vs_peer_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def script(load_module: Callable[[Path, str], ModuleType]) -> ModuleType:
+    return load_module(SCRIPT, "consume_vs_peer_benchmark")
 
 
-def test_the_consumers_last_counts_line_is_its_verdict() -> None:
-    script = _script()
+def test_the_consumers_last_counts_line_is_its_verdict(script: ModuleType) -> None:
     output = "[1/1] 256x256/libero_sim model ... PASS (13.2s)\n...\n1 pass, 0 fail, 0 known divergence, 0 skip\n"
     assert script.consumer_verdict(output) == "1 pass, 0 fail, 0 known divergence, 0 skip"
     assert script.consumer_verdict("Traceback (most recent call last):\n  ...\nImportError: torch\n") is None
 
 
-def test_the_peer_verdict_needs_exactly_one_test_that_ran() -> None:
-    script = _script()
+def test_the_peer_verdict_needs_exactly_one_test_that_ran(script: ModuleType) -> None:
     assert script.peer_verdict(".\n1 passed in 2.88s\n") == "passed"
     assert script.peer_verdict("F\n==== 1 failed, 3 warnings in 1.86s ====\n") == "failed"
     assert script.pytest_counts("1 failed, 3 warnings in 1.86s") == {"failed": 1, "warnings": 3}
@@ -37,8 +32,7 @@ def test_the_peer_verdict_needs_exactly_one_test_that_ran() -> None:
     assert script.peer_verdict("ERROR: file or directory not found\n") is None
 
 
-def test_medians_ratios_and_verdict_counts() -> None:
-    script = _script()
+def test_medians_ratios_and_verdict_counts(script: ModuleType) -> None:
     runs = [script.Run(3.0, 700.0, "passed"), script.Run(1.0, 900.0, "passed"), script.Run(2.0, 800.0, "failed")]
     assert script.medians(runs) == (2.0, 800.0)
     assert script.ratio(1.5, 2.0) == "0.75x"

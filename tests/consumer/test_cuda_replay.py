@@ -5,9 +5,9 @@ asked for the device."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,6 +24,13 @@ from parity_format.stage_keys import stage_items
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "fixtures" / "golden"
 ENVELOPE = REPO / "benchmarks" / "bf16_envelope.py"
+
+
+@pytest.fixture(scope="module")
+def envelope(load_module: Callable[[Path, str], ModuleType]) -> ModuleType:
+    return load_module(ENVELOPE, "bf16_envelope_benchmark")
+
+
 RECORD = {
     "gpu_name": "NVIDIA H200",
     "compute_capability": "9.0",
@@ -40,26 +47,15 @@ RECORD = {
 }
 
 
-def _envelope() -> Any:
-    spec = importlib.util.spec_from_file_location("bf16_envelope_benchmark", ENVELOPE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_envelope_benchmark_honours_the_device_knob() -> None:
+def test_the_envelope_benchmark_honours_the_device_knob(envelope: ModuleType) -> None:
     """It used to build its settings from {GROOT_PARITY_DTYPE} alone: GROOT_PARITY_DEVICE=cuda ran on the CPU."""
-    envelope = _envelope()
     settings = envelope.envelope_settings("float32", {"GROOT_PARITY_DEVICE": "cuda", "GROOT_PARITY_DTYPE": "bfloat16"})
     assert settings.device == "cuda" and settings.dtype == "float32"  # --dtype wins over the knob
     assert envelope.envelope_settings("bfloat16", {}).device is None
 
 
-def test_the_envelope_benchmark_reads_the_stage_keys_the_artifacts_store() -> None:
+def test_the_envelope_benchmark_reads_the_stage_keys_the_artifacts_store(envelope: ModuleType) -> None:
     """Written for the numbered keys (stage.03.step0.action_in): on stage.backbone_features it raised IndexError."""
-    envelope = _envelope()
     artifact = read_artifact(GOLDEN / "256x256" / "original_n1_7_libero_sim.npz")
     same = {**stage_items(artifact.outputs), "action_pred": artifact.action_pred}
     diffs = envelope.artifact_diffs(artifact, same)
