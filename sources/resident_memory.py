@@ -2,17 +2,20 @@
 
 Two residues, each returned where it appears:
 
-* Mapped weight files, dropped while a model loads (:func:`released_weight_pages`). WHY: safetensors maps
+* Mapped weight files, paged out while a model loads (:func:`released_weight_pages`). WHY: safetensors maps
   each weights file and the loaders copy every tensor out of the mapping (and cast it to float32). The pages
-  they read stay in the process's resident set until the file is unmapped, at the end of the load: a 4.8 GB
-  bf16 file adds up to 4.8 GB to the peak RSS of a load that already holds the float32 copy (measured: 14.9
-  GB peak for an 11.1 GB model). A read-only file page can leave a process at any time
-  (``madvise(MADV_DONTNEED)``): a later access faults it back in from the page cache, unchanged. So while a
-  load runs, a background thread drops the resident pages of every mapping of a ``*.safetensors`` file
-  every ``interval`` seconds, and once more when the block ends. Only read-only mappings: transformers 5
-  maps the files private and writable (``rw-p``), and dropping those, even only while smaps showed no
-  written page, raced with a write and corrupted a full-size load (the LLM embedding came back 0.12 off,
-  issue 26); a written private page dropped is a write lost. So transformers 5's loads get no benefit.
+  they read stay in the process's resident set until the file is unmapped, at the end of the load: a 5 GB
+  bf16 file adds up to 5 GB to the peak RSS of a load that already holds the float32 copy (measured: 14.9
+  GB peak for a 9.6 GB model). So while a load runs, a background thread pages out every mapping of a
+  ``*.safetensors`` file every ``interval`` seconds, and once more when the block ends, with
+  ``madvise(MADV_PAGEOUT)``: a clean file page leaves the process (a later access reads it back, unchanged),
+  and nothing else is touched, because PAGEOUT never discards data: a private page the process wrote, or
+  anonymous memory, stays (or goes to swap). WHY not ``MADV_DONTNEED``, used until issue 26's full-size
+  runs: it discards whatever the range holds. A private page written by the loader would be lost, and so
+  would fresh anonymous memory (the float32 weights being loaded) in a range unmapped and reused between
+  the read of smaps and the advice. A full-size load came back with its LLM embedding 0.12 off. PAGEOUT
+  loses neither, so private writable mappings (transformers 5 maps the files ``rw-p``) are paged out too;
+  shared writable ones (``rw-s``) are left alone. Linux >= 5.4; an older kernel refuses the advice and nothing is dropped.
 * Freed heap, returned after a phase (:func:`return_free_heap`). WHY: glibc serves allocations below its
   mmap threshold (which grows up to 32 MB after large frees) from its arenas and keeps what is freed there;
   after a full-size forward and backward pass about 6 GB of freed activations stayed resident in the
@@ -30,18 +33,18 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-MADV_DONTNEED = 4  # Linux
+MADV_PAGEOUT = 21  # Linux >= 5.4: reclaim the range's clean pages; never discards data
 WEIGHT_SUFFIX = ".safetensors"
 SMAPS = Path("/proc/self/smaps")
 
 
 def weight_mappings(smaps_text: str, suffix: str = WEIGHT_SUFFIX) -> list[tuple[int, int]]:
-    """(start, end) of each read-only mapping of a ``suffix`` file, from /proc/<pid>/smaps (or maps) text."""
+    """(start, end) of each mapping of a ``suffix`` file but the shared writable ones, from smaps (or maps) text."""
     ranges = []
     for line in smaps_text.splitlines():
         head = line.split(maxsplit=5)
         is_mapping = len(head) == 6 and "-" in head[0] and all(c in "0123456789abcdef-" for c in head[0])
-        if is_mapping and head[5].endswith(suffix) and "w" not in head[1]:
+        if is_mapping and head[5].endswith(suffix) and (head[1].endswith("p") or "w" not in head[1]):
             start, _, end = head[0].partition("-")
             ranges.append((int(start, 16), int(end, 16)))
     return ranges
@@ -64,7 +67,7 @@ _MADVISE = _madvise()
 
 
 def drop_mapped_weight_pages(suffix: str = WEIGHT_SUFFIX) -> int:
-    """Drop the resident pages of this process's read-only ``suffix`` mappings; bytes of mappings advised."""
+    """Page out the resident pages of this process's ``suffix`` mappings (shared writable ones excepted); bytes of mappings advised."""
     if _MADVISE is None:
         return 0
     try:
@@ -73,8 +76,8 @@ def drop_mapped_weight_pages(suffix: str = WEIGHT_SUFFIX) -> int:
         return 0
     advised = 0
     for start, end in ranges:
-        # a mapping unmapped since the read fails with EINVAL/ENOMEM: nothing left to drop
-        if _MADVISE(start, end - start, MADV_DONTNEED) == 0:
+        # a range unmapped since the read fails (ENOMEM), or was reused by anonymous memory: PAGEOUT keeps that
+        if _MADVISE(start, end - start, MADV_PAGEOUT) == 0:
             advised += end - start
     return advised
 

@@ -1,4 +1,4 @@
-"""Dropping mapped weight pages: the resident set shrinks, the bytes stay, a written private page is never dropped."""
+"""Paging out mapped weight pages: the resident set shrinks, the bytes stay, written or anonymous memory is never lost."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ Rss:                1024 kB
 Anonymous:             4 kB
 7f0000300000-7f0000400000 rw-s 00000000 fe:00 14 /ckpt/shared.safetensors
 Anonymous:             0 kB
+7f0000380000-7f0000390000 r--s 00000000 fe:00 16 /ckpt/model-00002-of-00002.safetensors
+Anonymous:             0 kB
 7f0000400000-7f0000500000 r--p 00000000 fe:00 15 /usr/lib/libc.so.6
 Anonymous:             0 kB
 7f0000500000-7f0000600000 rw-p 00000000 00:00 0
@@ -32,9 +34,13 @@ Anonymous:          1024 kB
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise and /proc/self/smaps: Linux")
 
 
-def test_only_read_only_weight_mappings_are_droppable() -> None:
-    # a private writable mapping is never dropped, written or not: a write racing the drop would be lost
-    assert weight_mappings(SMAPS_TEXT) == [(0x7F0000000000, 0x7F0000100000)]
+def test_weight_mappings_are_paged_out_but_shared_writable_ones_and_other_files() -> None:
+    assert weight_mappings(SMAPS_TEXT) == [
+        (0x7F0000000000, 0x7F0000100000),
+        (0x7F0000100000, 0x7F0000200000),
+        (0x7F0000200000, 0x7F0000300000),
+        (0x7F0000380000, 0x7F0000390000),
+    ]
 
 
 def mapping_rss_kb(start: int) -> int:
@@ -70,14 +76,34 @@ def test_dropping_shrinks_the_resident_set_and_keeps_the_bytes(tmp_path: Path) -
 
 
 @linux_only
-def test_a_written_private_page_is_never_dropped(tmp_path: Path) -> None:
+def test_a_written_private_page_is_never_lost(tmp_path: Path) -> None:
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"\0" * 2**20)
     with path.open("r+b") as f, mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE) as view:
+        assert any(start == mapped_at(path) for start, _ in weight_mappings(SMAPS.read_text()))  # it is advised
         view[0:5] = b"wrote"
         with released_weight_pages(interval=0.01):
             pass
         assert view[0:5] == b"wrote"
+
+
+@linux_only
+def test_anonymous_memory_in_an_advised_range_keeps_its_bytes() -> None:
+    # the race that corrupted a full-size load under MADV_DONTNEED: a range read from smaps, unmapped, then
+    # reused by a fresh allocation before the advice; PAGEOUT must leave such memory as it is
+    import ctypes
+
+    import numpy as np
+
+    from sources import resident_memory
+
+    assert resident_memory._MADVISE is not None
+    fresh = np.arange(4 * 2**20 // 8, dtype=np.float64)
+    start = fresh.ctypes.data - fresh.ctypes.data % mmap.PAGESIZE
+    end = fresh.ctypes.data + fresh.nbytes
+    end += -end % mmap.PAGESIZE
+    assert resident_memory._MADVISE(ctypes.c_void_p(start), end - start, resident_memory.MADV_PAGEOUT) == 0
+    assert np.array_equal(fresh, np.arange(fresh.size, dtype=np.float64))
 
 
 @linux_only
