@@ -15,7 +15,8 @@ Two residues, each returned where it appears:
   would fresh anonymous memory (the float32 weights being loaded) in a range unmapped and reused between
   the read of smaps and the advice. A full-size load came back with its LLM embedding 0.12 off. PAGEOUT
   loses neither, so private writable mappings (transformers 5 maps the files ``rw-p``) are paged out too;
-  shared writable ones (``rw-s``) are left alone. Linux >= 5.4; an older kernel refuses the advice and nothing is dropped.
+  shared writable ones (``rw-s``) are left alone. Linux >= 5.4; an older kernel refuses the advice and
+  nothing is dropped.
 * Freed heap, returned after a phase (:func:`return_free_heap`). WHY: glibc serves allocations below its
   mmap threshold (which grows up to 32 MB after large frees) from its arenas and keeps what is freed there;
   after a full-size forward and backward pass about 6 GB of freed activations stayed resident in the
@@ -67,7 +68,7 @@ _MADVISE = _madvise()
 
 
 def drop_mapped_weight_pages(suffix: str = WEIGHT_SUFFIX) -> int:
-    """Page out the resident pages of this process's ``suffix`` mappings (shared writable ones excepted); bytes of mappings advised."""
+    """Page out this process's ``suffix`` mappings (not shared writable ones); bytes of mappings advised."""
     if _MADVISE is None:
         return 0
     try:
