@@ -1,4 +1,4 @@
-"""Paging out mapped weight pages: the resident set shrinks, the bytes stay, written or anonymous memory is never lost."""
+"""Paging out mapped weight pages: the resident set shrinks, the bytes stay, written or anonymous memory stays."""
 
 from __future__ import annotations
 
