@@ -190,6 +190,7 @@ def training_step(
     """``GrootPolicy.forward`` (train mode) on the original's batch with the recorded draws, then backward."""
     import torch
 
+    from torch_hooks.activation_checkpointing import checkpointed_layers
     from torch_hooks.gradient_stream import streamed_gradients
     from torch_hooks.training_draws import dropout_off, intercept_training_draws
 
@@ -212,7 +213,8 @@ def training_step(
     def keep(full: str, _grad: Any, _streamed: Any) -> bool:
         return full.removeprefix(POLICY_PREFIX) in wanted
 
-    with dropout_off(policy) as dropped:  # as the producer recorded it: masks are not reproducible
+    # as the producer records it: dropout off (masks are not reproducible), the backbone's layers checkpointed
+    with dropout_off(policy) as dropped, checkpointed_layers(policy._groot_model.backbone) as checkpointed:
         with intercept_training_draws(
             action_shape[0], action_shape, state_dropout=state_dropout_prob > 0, recorded=draws
         ) as injected:
@@ -224,6 +226,8 @@ def training_step(
     notes.append("recorded draws injected: " + ", ".join(sorted(draws)))
     if dropped:
         notes.append(f"dropout off for the step, as the producer records it: {len(dropped)} modules set to p=0")
+    if checkpointed:
+        notes.append("backbone layers checkpointed (recomputed in backward, same values): " + "; ".join(checkpointed))
     grads = {
         full.removeprefix(POLICY_PREFIX): grad.detach().float().cpu().numpy() for full, grad in streamed.kept.items()
     }
