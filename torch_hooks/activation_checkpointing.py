@@ -9,10 +9,10 @@ only each layer's inputs and recomputes the layer in backward, one at a time.
 The values do not change: the recomputation runs the same kernels on the same inputs (dropout is off for the
 step, ``training_draws.dropout_off``, and the recorded draws are taken outside the backbone), so the loss and
 every gradient are those of the plain step. A decoder layer handed a key/value cache gets none (and
-``use_cache=False``), as transformers' own gradient checkpointing does: its recomputation would append to the
-cache a second time, and a single training forward reads nothing back from it. Both sides use it (``producer/training.py``,
-``consumer/lerobot_side/training.py``), each on its own implementation's modules; which layers were
-checkpointed is returned for the record. torch is imported only when a model is given.
+``use_cache=False``), as transformers' own gradient checkpointing does: its recomputation would append to
+the cache a second time, and a single training forward reads nothing back from it. Both sides use it
+(``producer/training.py``, ``consumer/lerobot_side/training.py``), each on its own implementation's
+modules; which layers were checkpointed is returned for the record. torch is imported only when a model is given.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-
 
 CACHE_ARGUMENTS = ("past_key_values", "past_key_value")  # transformers 5 / 4.x names of a decoder layer's cache
 
@@ -43,9 +42,8 @@ def layer_lists(module: Any) -> list[tuple[str, Any]]:
 def checkpointed_layers(module: Any) -> Iterator[list[str]]:
     """Every layer of :func:`layer_lists` under ``module`` checkpointed while grad is enabled; yields
     ``"<list name> (<count> x <class>)"`` per list; the layers' own ``forward`` is back on exit, even on error."""
-    from torch.utils.checkpoint import checkpoint
-
     import torch
+    from torch.utils.checkpoint import checkpoint
 
     wrapped: list[Any] = []
     described = []
