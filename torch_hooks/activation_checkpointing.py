@@ -32,9 +32,9 @@ def layer_lists(module: Any) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     for name, child in module.named_modules():
         inside = any(name.startswith(f"{outer}.") for outer, _ in found)
-        if not inside and isinstance(child, torch.nn.ModuleList) and len(child) >= 2:
-            if len({type(m) for m in child}) == 1:
-                found.append((name, child))
+        repeated = isinstance(child, torch.nn.ModuleList) and len(child) >= 2 and len({type(m) for m in child}) == 1
+        if repeated and not inside:
+            found.append((name, child))
     return found
 
 
