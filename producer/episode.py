@@ -117,46 +117,50 @@ def run_episode(
     and the episode is written without its env members.
     """
     from producer.decode import decode_with_original
+    from torch_hooks.forward_memo import remembered_forward
 
     keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
     outputs: dict[str, np.ndarray] = {}
     noises: list[np.ndarray] = []
     executed_per_key: dict[str, dict[str, np.ndarray]] = {}  # mode -> key -> (1, steps, dim) decoded
-    for mode in MODES:
-        chunks, executed, decoded_steps, options_used = [], [], [], []
-        decoded_keys: list[dict[str, np.ndarray]] = []
-        previous: np.ndarray | None = None
-        for index, start in enumerate(range(0, EPISODE_STEPS, n_action_steps)):
-            observation = step_observation(raw, start)
-            prepared = original.prepare(tag, observation)
-            if mode != RTC_MODE or previous is None:
-                result = original.infer(prepared, seed + index)
-                chunk, noise = result.action_pred, result.outputs[NOISE_MEMBER]
-                if mode != RTC_MODE:
-                    noises.append(noise)
-                options_used.append([0, 0, 0])
-            else:
-                noise = noises[index]  # the same draw as the queue mode's chunk: only the leftover differs
-                leftover = previous[:, n_action_steps:horizon, : action_dim(decoded_steps)]
-                k = leftover.shape[1]
-                options = RtcOptions(k, k, min(RTC_DELAY, k), TYPICAL_RAMP_RATE)
-                pad = np.zeros((1, k, previous.shape[2] - leftover.shape[2]), np.float32)
-                prefix = np.ascontiguousarray(np.concatenate([leftover, pad], axis=2), np.float32)
-                chunk, _ = run_with_options(original, prepared, noise, prefix, options)
-                options_used.append([options.overlap, options.frozen, 1])
-            decoded = decode_with_original(original.processor, tag, chunk, observation.state)
-            flat = np.concatenate([decoded[key] for key in keys], axis=-1)[0]  # (H, A)
-            stop = min(n_action_steps, EPISODE_STEPS - start)
-            chunks.append(chunk[0])
-            executed.append(chunk[0, :stop])
-            decoded_steps.append(flat[:stop])
-            decoded_keys.append({key: decoded[key][:, :stop] for key in keys})
-            previous = chunk
-        outputs[episode_member(mode, "chunks")] = np.stack(chunks).astype(np.float32)
-        outputs[episode_member(mode, "actions")] = np.concatenate(executed).astype(np.float32)
-        outputs[decoded_member(mode)] = np.concatenate(decoded_steps).astype(np.float32)
-        outputs[episode_member(mode, "rtc_options")] = np.asarray(options_used, dtype=np.int64)
-        executed_per_key[mode] = {key: np.concatenate([d[key] for d in decoded_keys], axis=1) for key in keys}
+    # both modes re-plan on the same observations: the backbone runs once per step (torch_hooks/forward_memo.py)
+    with remembered_forward(original.model.backbone) as memo:
+        for mode in MODES:
+            chunks, executed, decoded_steps, options_used = [], [], [], []
+            decoded_keys: list[dict[str, np.ndarray]] = []
+            previous: np.ndarray | None = None
+            for index, start in enumerate(range(0, EPISODE_STEPS, n_action_steps)):
+                observation = step_observation(raw, start)
+                prepared = original.prepare(tag, observation)
+                if mode != RTC_MODE or previous is None:
+                    result = original.infer(prepared, seed + index)
+                    chunk, noise = result.action_pred, result.outputs[NOISE_MEMBER]
+                    if mode != RTC_MODE:
+                        noises.append(noise)
+                    options_used.append([0, 0, 0])
+                else:
+                    noise = noises[index]  # the same draw as the queue mode's chunk: only the leftover differs
+                    leftover = previous[:, n_action_steps:horizon, : action_dim(decoded_steps)]
+                    k = leftover.shape[1]
+                    options = RtcOptions(k, k, min(RTC_DELAY, k), TYPICAL_RAMP_RATE)
+                    pad = np.zeros((1, k, previous.shape[2] - leftover.shape[2]), np.float32)
+                    prefix = np.ascontiguousarray(np.concatenate([leftover, pad], axis=2), np.float32)
+                    chunk, _ = run_with_options(original, prepared, noise, prefix, options)
+                    options_used.append([options.overlap, options.frozen, 1])
+                decoded = decode_with_original(original.processor, tag, chunk, observation.state)
+                flat = np.concatenate([decoded[key] for key in keys], axis=-1)[0]  # (H, A)
+                stop = min(n_action_steps, EPISODE_STEPS - start)
+                chunks.append(chunk[0])
+                executed.append(chunk[0, :stop])
+                decoded_steps.append(flat[:stop])
+                decoded_keys.append({key: decoded[key][:, :stop] for key in keys})
+                previous = chunk
+            outputs[episode_member(mode, "chunks")] = np.stack(chunks).astype(np.float32)
+            outputs[episode_member(mode, "actions")] = np.concatenate(executed).astype(np.float32)
+            outputs[decoded_member(mode)] = np.concatenate(decoded_steps).astype(np.float32)
+            outputs[episode_member(mode, "rtc_options")] = np.asarray(options_used, dtype=np.int64)
+            executed_per_key[mode] = {key: np.concatenate([d[key] for d in decoded_keys], axis=1) for key in keys}
+    print(f"{tag}: backbone {memo.summary}", flush=True)
     outputs[NOISE] = np.stack([n[0] for n in noises]).astype(np.float32)
     if tag == LIBERO_TAG:
         outputs.update(libero_env_members(executed_per_key, keys, failures))

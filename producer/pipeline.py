@@ -301,33 +301,37 @@ def run_job(
     from producer.decode import decode_outputs
     from producer.observations import PROBES
     from producer.rtc import rtc_for_artifact
+    from torch_hooks.forward_memo import remembered_forward
     from torch_hooks.noise_draw import NOISE_MEMBER
 
     raw = prepared.raw
     recorded = options.variation.provenance()
     if options.variation.video_steps is not None:  # what a caller of the original's policy gets for these frames
         recorded["original_policy"] = original.policy_verdict(job.tag, raw)
-    result = original.infer(prepared.inputs, options.seed)
-    failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
-    decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
-    noise = result.outputs.get(NOISE_MEMBER)
-    exact: UserPathRun | None = None
-    try:
-        exact = user_path.run_exact(job.tag, raw, prepared.inputs, noise)
-    except Exception as exc:  # an optional stage: recorded, and the policy check FAILs naming it
-        debug_traceback(exc)
-        failures[USER_PATH] = f"{type(exc).__name__}: {exc}"
-    batch = len(raw.language)
-    if job.rtc:
-        rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
-    else:  # said in the artifact, so the consumer's skip names the reason
-        rtc, rtc_record = (
-            {},
-            {
-                NOT_RECORDED: "real-time-chunking cases are recorded once per tag per run, in the "
-                "first --image-size's artifact, and not for probes"
-            },
-        )
+    # the RTC cases feed the backbone what get_action fed it: one pass (torch_hooks/forward_memo.py)
+    with remembered_forward(original.model.backbone) as memo:
+        result = original.infer(prepared.inputs, options.seed)
+        failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
+        decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)
+        noise = result.outputs.get(NOISE_MEMBER)
+        exact: UserPathRun | None = None
+        try:
+            exact = user_path.run_exact(job.tag, raw, prepared.inputs, noise)
+        except Exception as exc:  # an optional stage: recorded, and the policy check FAILs naming it
+            debug_traceback(exc)
+            failures[USER_PATH] = f"{type(exc).__name__}: {exc}"
+        batch = len(raw.language)
+        if job.rtc:
+            rtc, rtc_record = rtc_for_artifact(original, prepared.inputs, result, decode, job.tag)
+        else:  # said in the artifact, so the consumer's skip names the reason
+            rtc, rtc_record = (
+                {},
+                {
+                    NOT_RECORDED: "real-time-chunking cases are recorded once per tag per run, in the "
+                    "first --image-size's artifact, and not for probes"
+                },
+            )
+    print(f"backbone {memo.summary}", end="; ", flush=True)
     training: dict = {}
     if options.training:
         from producer.training import record_training

@@ -48,6 +48,7 @@ from parity_format.episode_members import (
 )
 from parity_format.errors import ArtifactError
 from parity_format.stage_failures import LIBERO_ENV_CONVERSION, recorded_failure
+from torch_hooks.forward_memo import remembered_forward
 from torch_hooks.noise_draw import intercept_noise_draw
 
 if TYPE_CHECKING:
@@ -255,40 +256,42 @@ def replay(
     def chunk_noise(step: int) -> np.ndarray:
         return noise[step // n_steps : step // n_steps + 1]
 
-    # queue: one fresh instance, then two interleaved ones
-    pair = [Replay(session, artifact, ckpt, device, n_steps) for _ in range(2)]
-    queue: dict[str, list[np.ndarray]] = {"queue": [], "queue_a": [], "queue_b": []}
-    for step in range(steps):
-        replans = step % n_steps == 0
-        batch = single.observe(raw, step)  # one preprocessing per step: the queue paths decode nothing
-        for name, user in (("queue", single), ("queue_a", pair[0]), ("queue_b", pair[1])):
-            action, draws = user.select_action(batch, chunk_noise(step))
-            queue[name].append(action[0])
-            if draws != int(replans):
-                problems.append(
-                    f"{name}: select_action at step {step} drew the noise {draws} time(s); the original re-plans "
-                    f"every {n_steps} steps (step {step} {'is' if replans else 'is not'} one)"
-                )
-    # whole chunks through the postprocessor, without and with real-time chunking
-    chunked: dict[str, list[np.ndarray]] = {"chunk_decoded": [], "rtc": [], "rtc_decoded": []}
-    for mode in ("chunk", RTC_MODE):
-        user = Replay(session, artifact, ckpt, device, WHOLE_CHUNK)
-        previous: np.ndarray | None = None
-        for start in range(0, steps, n_steps):
-            batch = user.observe(raw, start)
-            leftover = None if mode != RTC_MODE or previous is None else previous[:, n_steps:]
-            chunk = user.chunk(batch, chunk_noise(start), leftover, delay)
-            decoded = user.decode(chunk)
-            stop = min(n_steps, steps - start)
-            if mode == RTC_MODE:
-                chunked["rtc"].append(chunk[0, :stop])
-                chunked["rtc_decoded"].append(decoded[0, :stop])
-            else:
-                chunked["chunk_decoded"].append(decoded[0, :stop])
-            previous = chunk
+    # every user re-plans on the same observations: the backbone runs once per step (torch_hooks/forward_memo.py)
+    with remembered_forward(session.model(ckpt, device).model.backbone) as memo:
+        # queue: one fresh instance, then two interleaved ones
+        pair = [Replay(session, artifact, ckpt, device, n_steps) for _ in range(2)]
+        queue: dict[str, list[np.ndarray]] = {"queue": [], "queue_a": [], "queue_b": []}
+        for step in range(steps):
+            replans = step % n_steps == 0
+            batch = single.observe(raw, step)  # one preprocessing per step: the queue paths decode nothing
+            for name, user in (("queue", single), ("queue_a", pair[0]), ("queue_b", pair[1])):
+                action, draws = user.select_action(batch, chunk_noise(step))
+                queue[name].append(action[0])
+                if draws != int(replans):
+                    problems.append(
+                        f"{name}: select_action at step {step} drew the noise {draws} time(s); the original re-plans "
+                        f"every {n_steps} steps (step {step} {'is' if replans else 'is not'} one)"
+                    )
+        # whole chunks through the postprocessor, without and with real-time chunking
+        chunked: dict[str, list[np.ndarray]] = {"chunk_decoded": [], "rtc": [], "rtc_decoded": []}
+        for mode in ("chunk", RTC_MODE):
+            user = Replay(session, artifact, ckpt, device, WHOLE_CHUNK)
+            previous: np.ndarray | None = None
+            for start in range(0, steps, n_steps):
+                batch = user.observe(raw, start)
+                leftover = None if mode != RTC_MODE or previous is None else previous[:, n_steps:]
+                chunk = user.chunk(batch, chunk_noise(start), leftover, delay)
+                decoded = user.decode(chunk)
+                stop = min(n_steps, steps - start)
+                if mode == RTC_MODE:
+                    chunked["rtc"].append(chunk[0, :stop])
+                    chunked["rtc_decoded"].append(decoded[0, :stop])
+                else:
+                    chunked["chunk_decoded"].append(decoded[0, :stop])
+                previous = chunk
 
     actual = {
         **{k: np.stack(v) for k, v in queue.items()},
         **{k: np.concatenate(v) for k, v in chunked.items()},
     }
-    return actual, problems, single.notes
+    return actual, problems, [*single.notes, f"backbone {memo.summary} (torch_hooks/forward_memo.py)"]

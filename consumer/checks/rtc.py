@@ -39,6 +39,7 @@ from parity_format.rtc_members import (
     read_rtc_provenance,
     rtc_not_recorded,
 )
+from torch_hooks.forward_memo import remembered_forward
 
 if TYPE_CHECKING:
     from consumer.checks.base import Session
@@ -95,62 +96,66 @@ def rtc_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
     device = session.device_for(artifact)
     model = session.model(ckpt, device)
 
-    expected: dict[str, np.ndarray] = {}
-    actual: dict[str, np.ndarray] = {}
-    regions: dict[str, RtcOptions] = {}
-    stage_results: list[tuple[str, StageComparison]] = []
-    mask = artifact.inputs.get("inputs.attention_mask")
-    for mc in model_cases:
-        name = MODEL_TENSOR + mc.name
-        prefix = member(artifact, model_member(mc.name, PREFIX))
-        out = model.get_action(
-            artifact.inputs,
-            artifact.input_torch_dtypes,
-            artifact.seed,
-            noise.noise,
-            action=prefix,
-            options=mc.options.to_gr00t(),
-        )
-        expected[name], actual[name] = member(artifact, model_member(mc.name, ACTION_PRED)), out.values[ACTION_PRED]
-        regions[name] = mc.options
-        stage_prefix = model_member(mc.name, "")
-        recorded_stages = {k[len(stage_prefix) :]: v for k, v in artifact.outputs.items() if k.startswith(stage_prefix)}
-        if any(k.startswith("stage.") for k in recorded_stages):
-            stages = compare_stages(
-                recorded_stages,
-                out.values,
-                settings.tolerances,
-                None if mask is None else mask.astype(bool),
-                f"{case.case_id} / rtc {mc.name} stages",
-            )
-            stage_results.append((mc.name, stages))
-
-    notes = list(identity.notes)
-    if conversion_cases:
-        from consumer.lerobot_side.rtc_policy import policy_batch, predict_chunk
-
-        batch = policy_batch(artifact.inputs, device)
-        for cc in conversion_cases:
-            name = CONVERSION_TENSOR + cc.name
-            leftover = member(artifact, conversion_member(cc.name, LEFTOVER))
-            policy, built = session.policy(artifact, ckpt, device, int(leftover.shape[-1]))
-            notes += [n for n in built if n not in notes]
-            got = predict_chunk(
-                policy,
-                batch,
+    # every case feeds the backbone the artifact's inputs: it runs once (torch_hooks/forward_memo.py)
+    with remembered_forward(model.model.backbone) as memo:
+        expected: dict[str, np.ndarray] = {}
+        actual: dict[str, np.ndarray] = {}
+        regions: dict[str, RtcOptions] = {}
+        stage_results: list[tuple[str, StageComparison]] = []
+        mask = artifact.inputs.get("inputs.attention_mask")
+        for mc in model_cases:
+            name = MODEL_TENSOR + mc.name
+            prefix = member(artifact, model_member(mc.name, PREFIX))
+            out = model.get_action(
+                artifact.inputs,
+                artifact.input_torch_dtypes,
+                artifact.seed,
                 noise.noise,
-                inference_delay=cc.inference_delay,
-                prev_chunk_left_over=leftover,
-                execution_horizon=cc.execution_horizon,
+                action=prefix,
+                options=mc.options.to_gr00t(),
             )
-            want = member(artifact, conversion_member(cc.name, ACTION_PRED))[:, : got.shape[1], : got.shape[2]]
-            expected[name], actual[name] = want, got
-            regions[name] = cc.original_options
+            expected[name], actual[name] = member(artifact, model_member(mc.name, ACTION_PRED)), out.values[ACTION_PRED]
+            regions[name] = mc.options
+            stage_prefix = model_member(mc.name, "")
+            recorded_stages = {
+                k[len(stage_prefix) :]: v for k, v in artifact.outputs.items() if k.startswith(stage_prefix)
+            }
+            if any(k.startswith("stage.") for k in recorded_stages):
+                stages = compare_stages(
+                    recorded_stages,
+                    out.values,
+                    settings.tolerances,
+                    None if mask is None else mask.astype(bool),
+                    f"{case.case_id} / rtc {mc.name} stages",
+                )
+                stage_results.append((mc.name, stages))
+
+        notes = list(identity.notes)
+        if conversion_cases:
+            from consumer.lerobot_side.rtc_policy import policy_batch, predict_chunk
+
+            batch = policy_batch(artifact.inputs, device)
+            for cc in conversion_cases:
+                name = CONVERSION_TENSOR + cc.name
+                leftover = member(artifact, conversion_member(cc.name, LEFTOVER))
+                policy, built = session.policy(artifact, ckpt, device, int(leftover.shape[-1]))
+                notes += [n for n in built if n not in notes]
+                got = predict_chunk(
+                    policy,
+                    batch,
+                    noise.noise,
+                    inference_delay=cc.inference_delay,
+                    prev_chunk_left_over=leftover,
+                    execution_horizon=cc.execution_horizon,
+                )
+                want = member(artifact, conversion_member(cc.name, ACTION_PRED))[:, : got.shape[1], : got.shape[2]]
+                expected[name], actual[name] = want, got
+                regions[name] = cc.original_options
 
     report = compare_mappings(f"{case.case_id} / rtc", expected, actual, settings.tolerances)
     report.problems += list(identity.problems)
     report.notes += notes
-    report.notes.append(f"LeRobot on {device}, {settings.dtype}, noise: {noise.label}")
+    report.notes.append(f"LeRobot on {device}, {settings.dtype}, noise: {noise.label}; backbone {memo.summary}")
     for name in expected:
         if expected[name].shape == actual[name].shape:
             report.notes.append(f"{name}: {locate(expected[name], actual[name], regions[name])}")
