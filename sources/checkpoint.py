@@ -126,16 +126,23 @@ def checkpoint_fingerprint(ckpt: Path) -> str:
     """sha256 over the checkpoint's files (names + bytes), so an artifact names exactly what produced it."""
     import hashlib
 
-    digest = hashlib.sha256()
+    from sources.remembered_hashes import remembered
+
     # ".cache" relative to the checkpoint (huggingface_hub's download metadata): a checkpoint that itself
     # lives under ~/.cache (the Hub cache, the full-size benchmark's) must still hash its files.
-    files = (p for p in ckpt.rglob("*") if p.is_file() and ".cache" not in p.relative_to(ckpt).parts)
-    for path in sorted(files):
-        digest.update(path.relative_to(ckpt).as_posix().encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    files = sorted(p for p in ckpt.rglob("*") if p.is_file() and ".cache" not in p.relative_to(ckpt).parts)
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(ckpt).as_posix().encode() + b"\0")
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    # the same files under another checkpoint root hash other names: the root is part of the kind
+    return remembered(f"checkpoint_fingerprint {ckpt.resolve()}", files, compute)
 
 
 # -- checkpoint identity by content -------------------------------------------------------------
@@ -249,6 +256,8 @@ def content_fingerprint(ckpt: Path) -> dict[str, Any]:
     * ``statistics``: one hash per embodiment tag; ``embodiment_ids``: the tag -> id map itself.
     ``digest`` hashes all of it; :func:`fingerprint_differences` names what differs between two.
     """
+    from sources.remembered_hashes import remembered
+
     ckpt = Path(ckpt)
     tensors: dict[str, str] = {}
     fields: dict[str, str] = {}
@@ -257,7 +266,8 @@ def content_fingerprint(ckpt: Path) -> dict[str, Any]:
     for path in _checkpoint_files(ckpt):
         relative = path.relative_to(ckpt).as_posix()
         if path.suffix == ".safetensors":
-            tensors.update({_prefix(ckpt, path) + k: v for k, v in safetensors_tensors(path).items()})
+            hashed = remembered("safetensors_tensors", [path], lambda path=path: safetensors_tensors(path))
+            tensors.update({_prefix(ckpt, path) + k: v for k, v in hashed.items()})
         elif path.suffix in WEIGHT_FILES:
             tensors[f"{relative} (whole file)"] = _sha(path.read_bytes())
         elif path.name in CONFIG_FILES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import sys
 import zipfile
 from collections.abc import Callable
@@ -15,6 +16,15 @@ import numpy as np
 import pytest
 
 from parity_format.artifact import Artifact, RawObservation
+from sources.remembered_hashes import ENV_CACHE
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hash_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Hashes the tests' throwaway checkpoints leave (sources/remembered_hashes.py) stay out of the user's cache;
+    subprocesses inherit the variable."""
+    if ENV_CACHE not in os.environ:
+        os.environ[ENV_CACHE] = str(tmp_path_factory.mktemp("groot-parity-cache"))
 
 
 def _special_floats(dtype: type[np.floating], bits: list[int]) -> np.ndarray:
