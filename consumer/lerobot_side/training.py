@@ -12,6 +12,7 @@ and the recorded draws injected (``torch_hooks/training_draws.py``).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,12 +117,26 @@ def policy_config(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> A
     )
 
 
-def build_policy(ckpt: Path, tag: str, device: str, flags: dict[str, Any]) -> Any:
+def build_policy(ckpt: Path, tag: str, device: str, flags: dict[str, Any], *, weights: bool = True) -> Any:
+    """``GrootPolicy(GrootConfig(...))`` as ``lerobot-train`` builds it. ``weights=False``: the same build with
+    every tensor on the meta device (``device_map="meta"`` added to LeRobot's own ``GR00TN17.from_pretrained``
+    call, which still pops and applies the tune_* flags): the parameter set without reading 10 GB."""
+    from unittest import mock
+
+    from lerobot.policies.groot.groot_n1_7 import GR00TN17
     from lerobot.policies.groot.modeling_groot import GrootPolicy
 
-    with backbone_workdir(ckpt), released_weight_pages():
+    loading = contextlib.nullcontext()
+    if not weights:
+        load = GR00TN17.from_pretrained.__func__  # type: ignore[attr-defined]
+
+        def on_meta(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            return load(cls, *args, device_map="meta", **kwargs)
+
+        loading = mock.patch.object(GR00TN17, "from_pretrained", classmethod(on_meta))
+    with backbone_workdir(ckpt), released_weight_pages(), loading:
         policy = GrootPolicy(policy_config(ckpt, tag, device, flags))
-    return policy.to(device)
+    return policy.to(device) if weights else policy
 
 
 def trainable_and_decay(
@@ -140,7 +155,7 @@ def trainable_and_decay(
 
 
 def _trainable_and_decay(ckpt: Path, flags: Flags, tag: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    policy = build_policy(ckpt, tag, "cpu", dict(flags))
+    policy = build_policy(ckpt, tag, "cpu", dict(flags), weights=False)  # names and flags only: no weights read
     names = {id(p): n.removeprefix(POLICY_PREFIX) for n, p in policy.named_parameters()}
     trainable = tuple(n.removeprefix(POLICY_PREFIX) for n, p in policy.named_parameters() if p.requires_grad)
     groups = policy.get_optim_params()
