@@ -144,3 +144,17 @@ def test_relative_eef_tag_is_a_declared_refusal_with_the_step_still_compared(tmp
     assert "Unsupported relative N1.7 action config for 'eef_9d'" in result.message
     status = passed(result)
     assert status["loss"] and not any(name.startswith("batch:") for name in status)
+
+
+def test_trainable_sets_built_on_the_meta_device_are_those_of_a_loaded_policy() -> None:
+    from consumer.lerobot_side.training import POLICY_PREFIX, _trainable_and_decay, build_policy
+
+    flags = {"tune_llm": False, "tune_visual": True, "tune_projector": True, "tune_diffusion_model": False,
+             "tune_vlln": False, "tune_top_llm_layers": 1}  # fmt: skip
+    loaded = build_policy(TINY_CKPT.resolve(), "libero_sim", "cpu", flags)
+    names = {id(p): n.removeprefix(POLICY_PREFIX) for n, p in loaded.named_parameters()}
+    trainable = tuple(n.removeprefix(POLICY_PREFIX) for n, p in loaded.named_parameters() if p.requires_grad)
+    decay = tuple(names[id(p)] for g in loaded.get_optim_params() if "weight_decay" not in g for p in g["params"])
+    on_meta = _trainable_and_decay(TINY_CKPT.resolve(), tuple(sorted(flags.items())), "libero_sim")
+    assert next(loaded.parameters()).device.type == "cpu"
+    assert on_meta == (trainable, decay) and trainable and decay
