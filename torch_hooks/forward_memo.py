@@ -101,11 +101,11 @@ ALL = "\0every key"  # a read of the whole mapping (iteration, items, values)
 
 
 def _recording(mapping: dict | UserDict, reads: set[str]) -> Any:
-    """A copy of ``mapping`` (a dict, or a UserDict such as transformers' BatchFeature) that adds to ``reads``
-    each key its reader looks up, tests or reads as an attribute, and :data:`ALL` when it is iterated, listed
-    or its ``.data`` is taken."""
+    """A view of ``mapping`` (a dict, or a UserDict such as transformers' BatchFeature) that adds to ``reads``
+    each key its reader looks up, tests or reads as an attribute, and :data:`ALL` when it is iterated, listed,
+    sized, written or its ``.data`` is taken. Writes reach ``mapping``, as they would without the view."""
     base = type(mapping)
-    raw = dict(mapping.data if isinstance(mapping, UserDict) else mapping)
+    raw: dict = mapping.data if isinstance(mapping, UserDict) else mapping  # the caller's own storage
 
     class Recording(base):  # type: ignore[valid-type, misc]
         def __getitem__(self, key: str) -> Any:
@@ -140,8 +140,20 @@ def _recording(mapping: dict | UserDict, reads: set[str]) -> Any:
             reads.add(ALL)
             return len(raw)
 
+        def __setitem__(self, key: str, value: Any) -> None:
+            reads.add(ALL)
+            raw[key] = value
+            if isinstance(self, dict):
+                dict.__setitem__(self, key, value)
+
+        def __delitem__(self, key: str) -> None:
+            reads.add(ALL)
+            del raw[key]
+            if isinstance(self, dict):
+                dict.__delitem__(self, key)
+
     if not isinstance(mapping, UserDict):
-        return Recording(raw)
+        return Recording(raw)  # its own dict storage is a copy; every method above reads ``raw``
 
     class RecordingUserDict(Recording):
         @property  # type: ignore[misc]

@@ -151,3 +151,18 @@ def test_an_entry_read_as_an_attribute_or_through_data_is_part_of_the_key() -> N
         b = model(Batch({"x": torch.zeros(1), "y": torch.ones(1)}))
         c = model(Batch({"x": torch.zeros(1), "y": torch.zeros(1)}))
     assert memo.runs == 3 and [float(t) for t in (a, b, c)] == [2.0, 1.0, 0.0]
+
+
+def test_a_write_to_the_mapping_reaches_the_callers_and_keys_everything() -> None:
+    class Writer(torch.nn.Module):
+        def forward(self, batch: UserDict) -> torch.Tensor:
+            batch["seen"] = batch["x"] + 1
+            return batch["seen"]
+
+    model = Writer().eval()
+    first, second = UserDict({"x": torch.ones(1)}), {"x": torch.ones(1)}
+    with torch.no_grad(), remembered_forward(model) as memo:
+        model(first)
+        model(second)
+    assert torch.equal(first["seen"], torch.full((1,), 2.0)) and torch.equal(second["seen"], torch.full((1,), 2.0))
+    assert memo.runs == 2  # a write reads as a use of the whole mapping: never answered from memory
