@@ -8,7 +8,8 @@ What is recorded for one tag, beside its inference artifact (``out::train.*``, n
   statistics), fed with the artifact's raw observation through the original's processor in TRAINING
   mode, then its collator: the collated training batch (``action``, ``action_mask`` included);
 - ``model.forward`` in train mode with every ``tune_*`` flag on (gradients reach every part), the backbone's
-  layers checkpointed (``torch_hooks/activation_checkpointing.py``: less memory, the same values), with its
+  layers checkpointed (``torch_hooks/activation_checkpointing.py``) and the embeddings' gradients sparse
+  (``torch_hooks/gradient_stream.py``): less memory, the same values; with its
   random draws recorded (``torch_hooks/training_draws.py``): the state-dropout uniforms, the flow noise
   and the Beta timestep sample; the loss, then after ``backward`` the gradient L2 norm per model part
   and the full gradients of the first and last trainable tensor of each part (of those with at most 2^24
@@ -176,7 +177,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
 
     from producer.embodiments import modality_configs
     from torch_hooks.activation_checkpointing import checkpointed_layers
-    from torch_hooks.gradient_stream import FirstAndLastPerPart, streamed_gradients
+    from torch_hooks.gradient_stream import FirstAndLastPerPart, sparse_embedding_gradients, streamed_gradients
     from torch_hooks.training_draws import dropout_off, intercept_training_draws
 
     modality = modality_configs(original.ckpt)[tag]
@@ -195,7 +196,11 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
         action_shape = tuple(inputs["action"].shape)
         torch.manual_seed(seed)
         # dropout off: masks are not reproducible across implementations; checkpointing: memory, same values
-        with dropout_off(model) as dropped, checkpointed_layers(model.backbone) as checkpointed:
+        with (
+            dropout_off(model) as dropped,
+            checkpointed_layers(model.backbone) as checkpointed,
+            sparse_embedding_gradients(model) as sparse,
+        ):
             with intercept_training_draws(action_shape[0], action_shape, state_dropout=True) as draws:
                 out = model.forward(dict(inputs))
             draws.require_each("recorded")
@@ -223,6 +228,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
         "step_flags": dict(STEP_FLAGS),
         "dropout_off": dropped,  # dropout modules set to p=0 for the step (torch_hooks/training_draws.py)
         "activation_checkpointing": checkpointed,  # backbone layer lists (torch_hooks/activation_checkpointing.py)
+        "sparse_gradients": sparse,  # embeddings whose gradient is sparse (torch_hooks/gradient_stream.py)
         "combinations": combos,
         "gradient_parts": sorted(norms),
         "gradient_tensors": named,

@@ -192,6 +192,25 @@ def read_key(mapping: Mapping, reads: frozenset[str]) -> bytes:
     return digest.digest()
 
 
+class _InstalledForward:
+    """The looked-up forward as installed on the module. WHY a class: a deep copy of the module made inside the
+    block (the producer's float64 model is one) copies its instance attributes; a plain function would make
+    the copy call the original's forward. Deep-copied, this becomes the copy's own plain forward."""
+
+    def __init__(self, module: Any, looked_up: Any) -> None:
+        self.module = module
+        self.looked_up = looked_up
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.looked_up(*args, **kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        new_module = memo.get(id(self.module))  # registered by copy before it copies the module's attributes
+        if new_module is None:
+            raise TypeError("a remembered forward is copied only with its module")
+        return type(new_module).forward.__get__(new_module)
+
+
 @contextlib.contextmanager
 def remembered_forward(module: Any, capacity: int = 8) -> Iterator[ForwardMemo]:
     """``module``'s forward looked up in memory for the block (at most ``capacity`` answers, least recent out).
@@ -246,7 +265,7 @@ def remembered_forward(module: Any, capacity: int = 8) -> Iterator[ForwardMemo]:
                 memo.entries.popitem(last=False)
         return output
 
-    module.forward = looked_up
+    module.forward = _InstalledForward(module, looked_up)
     try:
         yield memo
     finally:

@@ -32,7 +32,9 @@ class StreamedGradients:
 
 def squared_norm(tensor: Any, chunk: int = 1 << 22) -> float:
     """Sum of squares in float64, ``chunk`` values at a time: ``tensor.double().pow(2)`` of the full-size
-    embedding gradient would make two 2.5 GB temporaries."""
+    embedding gradient would make two 2.5 GB temporaries. A sparse gradient counts its coalesced values."""
+    if tensor.is_sparse:
+        tensor = tensor.coalesce().values()
     flat = tensor.detach().reshape(-1)
     return sum(float(flat[i : i + chunk].double().pow(2).sum()) for i in range(0, flat.numel(), chunk))
 
@@ -57,7 +59,7 @@ def streamed_gradients(
             streamed.squares[part] = streamed.squares.get(part, 0.0) + squared_norm(grad)
             streamed.received.append(name)
             if keep(name, grad, streamed):
-                streamed.kept[name] = grad
+                streamed.kept[name] = grad.to_dense() if grad.is_sparse else grad
             parameter.grad = None
 
         return read
@@ -105,3 +107,26 @@ class FirstAndLastPerPart:
     def recordable(self, names: list[str]) -> list[str]:
         """``names`` within the size bound, in ``named_parameters`` order."""
         return sorted((n for n in names if n not in self.too_large), key=self.position.__getitem__)
+
+
+@contextlib.contextmanager
+def sparse_embedding_gradients(model: Any) -> Iterator[list[str]]:
+    """Every trainable ``torch.nn.Embedding`` of ``model`` gives a sparse gradient in the block; yields their
+    names, restores ``sparse`` on exit even on error.
+
+    WHY (issue 26): with ``tune_llm`` the LLM's embedding gets a gradient, and a dense one is the whole
+    151,936 x 2048 table, 1.2 GB of float32 at full size, for the few hundred rows a batch looks up. Sparse,
+    it holds those rows only. The values are the dense gradient's rows (duplicates summed when coalesced);
+    the streamed norms and kept gradients above read it as such.
+    """
+    import torch
+
+    changed = [(name, module, module.sparse) for name, module in model.named_modules()
+               if isinstance(module, torch.nn.Embedding) and module.weight.requires_grad]  # fmt: skip
+    try:
+        for _, module, _ in changed:
+            module.sparse = True
+        yield [name for name, _, _ in changed]
+    finally:
+        for _, module, sparse in changed:
+            module.sparse = sparse

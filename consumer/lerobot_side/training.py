@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,20 @@ def max_abs_difference(loaded: Any, stored: Any, chunk: int = 1 << 24) -> float:
     return worst
 
 
+def stored_blocks(handle: Any, name: str, chunk: int = 1 << 24) -> Iterator[tuple[int, Any]]:
+    """(first row, rows) of a checkpoint tensor, about ``chunk`` values at a time along its first dimension:
+    at full size the embedding alone is 0.6 GB as bf16 and 1.2 GB once cast (issue 26)."""
+    view = handle.get_slice(name)
+    shape = view.get_shape()
+    if len(shape) == 0:
+        yield 0, handle.get_tensor(name)
+        return
+    per_row = max(1, math.prod(shape[1:]))
+    step = max(1, chunk // per_row)
+    for start in range(0, shape[0], step):
+        yield start, view[start : start + step]
+
+
 def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Compare the weights GrootPolicy loaded with the checkpoint's, then put the checkpoint's in place.
 
@@ -64,9 +79,9 @@ def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray,
     bf16 (the declared divergence ``training-policy-loads-bf16``). The gradient comparison must start from
     the weights the original starts from, so the loaded values are measured, then replaced.
 
-    Returns (per tensor, in name order: max |loaded - stored|; zeros of that length; notes). One tensor at a
-    time, read from its shard (any dtype, bf16 included): at full size two flat float32 copies of every
-    weight would take twice the model's memory (issue 26).
+    Returns (per tensor, in name order: max |loaded - stored|; zeros of that length; notes). Block by block,
+    read from its shard (any dtype, bf16 included): at full size two flat float32 copies of every weight
+    would take twice the model's memory, and one of the embedding 1.2 GB (issue 26).
     """
     import torch
     from safetensors import safe_open
@@ -76,16 +91,19 @@ def load_exact_weights(policy: Any, ckpt: Path) -> tuple[np.ndarray, np.ndarray,
     if not shards:
         raise FileNotFoundError(f"no *.safetensors in {ckpt}")
     differences: dict[str, float] = {}
-    with torch.no_grad():
+    with torch.no_grad(), released_weight_pages():  # the shards' pages leave as they are read
         for shard in shards:
             with safe_open(str(shard), framework="pt") as handle:
                 for name in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                     if name not in params:
                         continue
-                    stored = handle.get_tensor(name)
                     target = params[name]
-                    differences[name] = max_abs_difference(target.detach(), stored)
-                    target.copy_(stored.to(device=target.device, dtype=target.dtype))
+                    worst = 0.0
+                    for start, rows in stored_blocks(handle, name):
+                        part = target[start : start + len(rows)] if target.dim() else target
+                        worst = max(worst, max_abs_difference(part.detach(), rows))
+                        part.copy_(rows)  # cast inside the copy: no float32 temporary of the block
+                    differences[name] = worst
     names = sorted(differences)
     worst = sorted(names, key=lambda n: -differences[n])[:3]
     missing = sorted(n for n in params if n not in differences)
@@ -206,7 +224,7 @@ def training_step(
     import torch
 
     from torch_hooks.activation_checkpointing import checkpointed_layers
-    from torch_hooks.gradient_stream import streamed_gradients
+    from torch_hooks.gradient_stream import sparse_embedding_gradients, streamed_gradients
     from torch_hooks.training_draws import dropout_off, intercept_training_draws
 
     policy = build_policy(ckpt, tag, device, flags)
@@ -228,8 +246,13 @@ def training_step(
     def keep(full: str, _grad: Any, _streamed: Any) -> bool:
         return full.removeprefix(POLICY_PREFIX) in wanted
 
-    # as the producer records it: dropout off (masks are not reproducible), the backbone's layers checkpointed
-    with dropout_off(policy) as dropped, checkpointed_layers(policy._groot_model.backbone) as checkpointed:
+    # as the producer records it: dropout off (masks are not reproducible); for memory, checkpointed layers and
+    # sparse embedding gradients
+    with (
+        dropout_off(policy) as dropped,
+        checkpointed_layers(policy._groot_model.backbone) as checkpointed,
+        sparse_embedding_gradients(policy) as sparse,
+    ):
         with intercept_training_draws(
             action_shape[0], action_shape, state_dropout=state_dropout_prob > 0, recorded=draws
         ) as injected:
@@ -243,6 +266,8 @@ def training_step(
         notes.append(f"dropout off for the step, as the producer records it: {len(dropped)} modules set to p=0")
     if checkpointed:
         notes.append("backbone layers checkpointed (recomputed in backward, same values): " + "; ".join(checkpointed))
+    if sparse:
+        notes.append("sparse embedding gradients (the looked-up rows only, same values): " + ", ".join(sparse))
     grads = {
         full.removeprefix(POLICY_PREFIX): grad.detach().float().cpu().numpy() for full, grad in streamed.kept.items()
     }

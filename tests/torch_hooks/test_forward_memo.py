@@ -166,3 +166,15 @@ def test_a_write_to_the_mapping_reaches_the_callers_and_keys_everything() -> Non
         model(second)
     assert torch.equal(first["seen"], torch.full((1,), 2.0)) and torch.equal(second["seen"], torch.full((1,), 2.0))
     assert memo.runs == 2  # a write reads as a use of the whole mapping: never answered from memory
+
+
+def test_a_deep_copy_made_inside_the_block_runs_its_own_forward() -> None:
+    import copy
+
+    model = Backbone().eval()
+    with torch.no_grad(), remembered_forward(model) as memo:
+        twin = copy.deepcopy(model).to(torch.float64)
+        out = twin(UserDict({"x": torch.ones(2, 4, dtype=torch.float64)}))
+        model(batch())
+    assert out["features"].dtype == torch.float64  # the copy's own float64 weights, not the original's forward
+    assert memo.calls == 1
