@@ -176,6 +176,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
     import torch
 
     from producer.embodiments import modality_configs
+    from sources.resident_memory import return_free_heap
     from torch_hooks.activation_checkpointing import checkpointed_layers
     from torch_hooks.gradient_stream import FirstAndLastPerPart, sparse_embedding_gradients, streamed_gradients
     from torch_hooks.training_draws import dropout_off, intercept_training_draws
@@ -187,6 +188,7 @@ def record_training(original: Any, tag: str, raw: RawObservation, statistics: di
     model = original.model
     outputs: dict[str, np.ndarray] = {tm.BATCH + k.removeprefix("inputs."): v.numpy() for k, v in batch.items()}
     outputs.update({tm.RAW_ACTION + k: v for k, v in actions.items()})
+    return_free_heap()  # what inference and the RTC cases freed, before the step's peak (issue 26)
     with restored_model(model):
         combos = trainable_sets(model)
         set_tune_flags(model, STEP_FLAGS)

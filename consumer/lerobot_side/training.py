@@ -26,7 +26,7 @@ from consumer.lerobot_side.model import PREPROCESSOR_KEYS, build_processors, obs
 from parity_format import training_members as tm
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir, read_json
-from sources.resident_memory import released_weight_pages
+from sources.resident_memory import released_weight_pages, return_free_heap
 
 POLICY_PREFIX = "_groot_model."  # GrootPolicy's parameter names: the original's, under this attribute
 TRAINING_BATCH_KEYS = (*PREPROCESSOR_KEYS, "action", "action_mask")  # the collated training batch
@@ -229,6 +229,7 @@ def training_step(
 
     policy = build_policy(ckpt, tag, device, flags)
     loaded, exact, weight_notes = load_exact_weights(policy, ckpt)
+    return_free_heap()  # the load's and the comparison's freed blocks, before the step's peak (issue 26)
     policy.train()
     head = policy._groot_model.action_head
     head.state_dropout_prob = state_dropout_prob
