@@ -117,14 +117,13 @@ def run_episode(
     and the episode is written without its env members.
     """
     from producer.decode import decode_with_original
-    from torch_hooks.forward_memo import remembered_forward
 
     keys = list(original.processor.modality_configs[tag]["action"].modality_keys)
     outputs: dict[str, np.ndarray] = {}
     noises: list[np.ndarray] = []
     executed_per_key: dict[str, dict[str, np.ndarray]] = {}  # mode -> key -> (1, steps, dim) decoded
     # both modes re-plan on the same observations: the backbone runs once per step (torch_hooks/forward_memo.py)
-    with remembered_forward(original.model.backbone) as memo:
+    with original.remembered_backbone() as memo:
         for mode in MODES:
             chunks, executed, decoded_steps, options_used = [], [], [], []
             decoded_keys: list[dict[str, np.ndarray]] = []

@@ -9,6 +9,7 @@ flash-attention, which alone moves ``action_pred`` by ~3e-2 and would drown any 
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from parity_format.artifact import RawObservation
 from sources.checkpoint import backbone_workdir
 from sources.resident_memory import released_weight_pages
+from torch_hooks.forward_memo import ForwardMemo, remembered_forward
 from torch_hooks.noise_draw import NOISE_MEMBER, intercept_noise_draw
 from torch_hooks.stage_capture import capture_stages
 
@@ -162,6 +164,11 @@ class OriginalGr00t:
 
         self._model = None
         gc.collect()
+
+    def remembered_backbone(self) -> AbstractContextManager[ForwardMemo]:
+        """One backbone pass per distinct input while open: the RTC cases and episode modes feed the backbone
+        what ``get_action`` fed it (torch_hooks/forward_memo.py)."""
+        return remembered_forward(self.model.backbone)
 
     @property
     def attention(self) -> str:

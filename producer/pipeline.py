@@ -301,7 +301,6 @@ def run_job(
     from producer.decode import decode_outputs
     from producer.observations import PROBES
     from producer.rtc import rtc_for_artifact
-    from torch_hooks.forward_memo import remembered_forward
     from torch_hooks.noise_draw import NOISE_MEMBER
 
     raw = prepared.raw
@@ -309,7 +308,7 @@ def run_job(
     if options.variation.video_steps is not None:  # what a caller of the original's policy gets for these frames
         recorded["original_policy"] = original.policy_verdict(job.tag, raw)
     # the RTC cases feed the backbone what get_action fed it: one pass (torch_hooks/forward_memo.py)
-    with remembered_forward(original.model.backbone) as memo:
+    with original.remembered_backbone() as memo:
         result = original.infer(prepared.inputs, options.seed)
         failures: dict[str, str] = {}  # optional stages that failed: recorded, the tag goes on (issue 25)
         decode = decode_outputs(original.processor, job.tag, result.action_pred, raw.state, options.seed, failures)

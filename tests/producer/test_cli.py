@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from producer.cli import main
+from torch_hooks.forward_memo import ForwardMemo
 
 HAS_GR00T = importlib.util.find_spec("gr00t") is not None
 
@@ -99,6 +101,9 @@ class FakeOriginal:
     def load_model(self) -> None:
         self.model_loaded = True
 
+    def remembered_backbone(self) -> contextlib.AbstractContextManager[ForwardMemo]:
+        return contextlib.nullcontext(ForwardMemo())  # no backbone here: nothing to remember
+
     def release_model(self) -> None:
         self.model_loaded = False
 
@@ -168,7 +173,8 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "[1/5] libero_sim @ 32x32 ... float32 ran" in out and "[1/5] libero_sim @ 32x32 ok, written in" in out
+    assert "[1/5] libero_sim @ 32x32 ... backbone 0 runs for 0 calls; float32 ran" in out
+    assert "[1/5] libero_sim @ 32x32 ok, written in" in out
     assert "[3/5] robocasa_panda_omron @ 32x32 ok, written in" in out
     assert "[2/5] new_embodiment @ 32x32 ... FAILED RuntimeError: boom in the original" in out
     assert "4 written, 1 failed" in out
