@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # fixed now: a load runs in the checkpoint's folder (sources.checkpoint.backbone_workdir) while tags are written
+    args.out_dir = args.out_dir.absolute()
     from producer.arguments import ArgumentProblem, validate_arguments
     from producer.input_variations import variation_from_args
 

@@ -157,19 +157,24 @@ class FakeUserPath:
         return UserPathRun({**shipped.outputs, **exact.outputs}, {"policy": "fake"})
 
 
-def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
-    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def stand_in_for_gr00t(monkeypatch: pytest.MonkeyPatch, original: type[FakeOriginal] = FakeOriginal) -> None:
+    """Replaces every part that would need gr00t: the model, the decode and user-path recordings, the RTC cases."""
     import producer.decode
     import producer.original
     import producer.rtc
     import producer.user_path
 
-    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
+    monkeypatch.setattr(producer.original, "OriginalGr00t", original)
     monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
     monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
     monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
     monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+
+
+def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in_for_gr00t(monkeypatch)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--image-size", "32x32"])
     out = capsys.readouterr().out
     assert code == 1
@@ -189,10 +194,6 @@ def test_one_failing_tag_does_not_stop_the_others_and_exit_is_nonzero(
 def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
     tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import producer.decode
-    import producer.original
-    import producer.rtc
-    import producer.user_path
     from producer.pipeline import PREPARE_AHEAD
 
     made: list[FakeOriginal] = []
@@ -207,11 +208,7 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
                 raise ValueError("collator refused")
             return super().prepare(tag, raw)
 
-    monkeypatch.setattr(producer.original, "OriginalGr00t", CollatorFails)
-    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
-    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
-    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
-    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    stand_in_for_gr00t(monkeypatch, CollatorFails)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
     out = capsys.readouterr().out
@@ -236,17 +233,9 @@ def test_first_jobs_are_prepared_before_the_model_loads_and_fail_at_their_turn(
 def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
     tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import producer.decode
-    import producer.original
-    import producer.rtc
-    import producer.user_path
     from parity_format.artifact import read_artifact
 
-    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
-    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
-    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
-    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
-    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    stand_in_for_gr00t(monkeypatch)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", "libero_sim"]
     assert main([*base, "--image-size", "24x32+16x16"]) == 0
     assert main([*base, "--image-size", "16x16", "--probes"]) == 0
@@ -258,6 +247,35 @@ def test_mixed_camera_sizes_and_probes_go_to_their_own_directories(
     probes = read_artifact(tmp_path / "probes-16x16" / "original_n1_7_libero_sim.npz")
     assert len(probes.raw.language) == 3 and "" in probes.raw.language  # batch raised to one per probe
     assert probes.provenance["probes"][2].startswith("empty")
+
+
+def test_a_relative_out_dir_is_fixed_before_a_load_changes_the_working_directory(
+    tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load runs inside the checkpoint (sources.checkpoint.backbone_workdir) while other tags are written:
+    a relative --out-dir once sent a golden into the tiny checkpoint's folder (commit b45a2ef)."""
+    import os
+
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+
+    class WandersOff(FakeOriginal):
+        def load_model(self) -> None:
+            super().load_model()
+            os.chdir(elsewhere)  # and stays there while the tags are written
+
+    monkeypatch.chdir(start)
+    stand_in_for_gr00t(monkeypatch, WandersOff)
+    tags = "libero_sim,robocasa_panda_omron"
+    argv = ["--ckpt", str(tiny_ckpt), "--out-dir", "out", "--device", "cpu", "--tags", tags, "--image-size", "32x32"]
+    code = main(argv)
+    assert code == 0, capsys.readouterr().out
+    assert sorted(p.relative_to(start).as_posix() for p in start.rglob("*.npz")) == [
+        "out/32x32/original_n1_7_libero_sim.npz",
+        "out/32x32/original_n1_7_robocasa_panda_omron.npz",
+    ]
+    assert not list(elsewhere.rglob("*")), "a write followed the working directory"
 
 
 def test_a_failing_write_fails_its_tag_only(
@@ -275,11 +293,7 @@ def test_a_failing_write_fails_its_tag_only(
             raise OSError("No space left on device (simulated)")
         return write_artifact(artifact, path, encoder)
 
-    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
-    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
-    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
-    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
-    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
+    stand_in_for_gr00t(monkeypatch)
     monkeypatch.setattr(producer.writing, "write_artifact", full_disk)
     tags = "libero_sim,robocasa_panda_omron"
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--device", "cpu", "--tags", tags])
@@ -333,12 +347,8 @@ def test_fingerprints_are_hashed_in_a_thread_and_not_at_all_without_gr00t(
 
     monkeypatch.setattr(sources.checkpoint, "checkpoint_fingerprint", recording(checkpoint_fingerprint))
     monkeypatch.setattr(sources.checkpoint, "content_fingerprint", recording(content_fingerprint))
-    monkeypatch.setattr(producer.original, "OriginalGr00t", FakeOriginal)
-    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
-    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
-    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
+    stand_in_for_gr00t(monkeypatch)
     monkeypatch.setattr(producer.original, "gr00t_installed", lambda: True)
-    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     base = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim", "--image-size", "32x32"]
     assert main(base) == 0
     assert len(hashed_on) == 2 and all(name.startswith("fingerprint") for name in hashed_on)  # not the main thread
@@ -387,12 +397,8 @@ def test_a_failed_tag_leaves_no_prefetched_compression_behind(
             left_over.append(self.encoder.prefetched)  # before close drops whatever is left
             super().close()
 
-    monkeypatch.setattr(producer.original, "OriginalGr00t", LargeInputs)
+    stand_in_for_gr00t(monkeypatch, LargeInputs)
     monkeypatch.setattr(producer.writing, "BackgroundWriter", RecordingWriter)
-    monkeypatch.setattr(producer.decode, "decode_outputs", lambda *args: {})
-    monkeypatch.setattr(producer.user_path, "OriginalUserPath", FakeUserPath)
-    monkeypatch.setattr(producer.rtc, "rtc_for_artifact", lambda *args: ({}, {}))
-    monkeypatch.setattr(producer.original, "import_gr00t", lambda: None)
     tags = "libero_sim,new_embodiment,robocasa_panda_omron"  # new_embodiment fails in infer (FakeOriginal)
     code = main(["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", tags, "--image-size", "32x32"])
     assert code == 1 and "2 written, 1 failed" in capsys.readouterr().out
