@@ -124,6 +124,9 @@ gr00t: $(PRODUCER_VENV)/.synced ## install the original gr00t --no-deps (GR00T_S
 SHARED_TESTS    := tests/architecture tests/parity_format tests/comparison tests/torch_hooks tests/sources \
                    tests/artifact_tools tests/benchmarks
 
+# The tests never reach the hub: a test of a missing backbone would otherwise wait on huggingface.co (47 s)
+test test-shared test-producer test-consumer: export HF_HUB_OFFLINE := 1
+
 test: producer-env consumer-env ## every suite, both environments (CI runs exactly this)
 	$(MAKE) --no-print-directory test-shared test-producer test-consumer
 	$(MAKE) --no-print-directory consume PARITY_DIR=$(GOLDEN_DIR)

@@ -64,25 +64,38 @@ def test_a_checkpoints_model_cases_form_one_group() -> None:
 
 
 def test_two_workers_give_the_serial_verdicts_in_one_merged_report(session: ParitySession, tmp_path: Path) -> None:
-    """The real suite on 2 pytest-xdist workers vs the same checks run serially, in this process."""
+    """The real suite on 2 pytest-xdist workers vs the same checks run serially, in this process.
+
+    On two tags of one checkpoint (so its model cases share a group) and an episode: every check, a
+    fifth of the goldens' cases (the whole directory took a minute of `make test`)."""
+    picked = tmp_path / "golden"
+    for name in (
+        "240x320/original_n1_7_libero_sim.npz",
+        "240x320/original_n1_7_new_embodiment.npz",
+        "episode/episode_n1_7_libero_sim.npz",
+    ):
+        (picked / name).parent.mkdir(parents=True, exist_ok=True)
+        (picked / name).symlink_to(GOLDEN / name)
+    reports = tmp_path / "reports"
     env = {
         **os.environ,
-        "GROOT_N1_7_PARITY_DIR": str(GOLDEN),
-        "GROOT_PARITY_REPORT_DIR": str(tmp_path),
+        "GROOT_N1_7_PARITY_DIR": str(picked),
+        "GROOT_PARITY_REPORT_DIR": str(reports),
         "CI": "",
     }
     command = [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "consumer/test_parity.py"]
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    reports = list(tmp_path.glob("parity-*.json"))
-    assert len(reports) == 1, f"expected one merged report, got {reports}"
-    parallel = json.loads(reports[0].read_text())["results"]
+    written = list(reports.glob("parity-*.json"))
+    assert len(written) == 1, f"expected one merged report, got {written}"
+    parallel = json.loads(written[0].read_text())["results"]
 
-    serial = {(str(c.path), k): session.run(c, k).status for c in discover(GOLDEN) for k in CHECKS}
+    serial = {(str(c.path), k): session.run(c, k).status for c in discover(picked) for k in CHECKS}
     serial |= {
-        (str(c.path), k): session.run(c, k).status for c in discover_episode_cases(GOLDEN) for k in EPISODE_CHECKS
+        (str(c.path), k): session.run(c, k).status for c in discover_episode_cases(picked) for k in EPISODE_CHECKS
     }
     assert {(r["artifact"], r["check"]): r["status"] for r in parallel} == serial
+    assert {r["worker"] for r in parallel} == {"gw0", "gw1"}  # both workers took groups
     for check in CHECKS:
         workers = {r["worker"] for r in parallel if r["check"] == check}
         assert len(workers) == 1, f"{check} cases of one checkpoint ran on {workers}"
