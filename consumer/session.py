@@ -38,7 +38,7 @@ from parity_format.episode_members import discover_episodes, episode_tag
 from parity_format.errors import ArtifactError
 from parity_format.safe_text import safe_text
 from sources.checkpoint import CheckpointError, CheckpointRef, resolve_checkpoint
-from sources.resident_memory import return_free_heap
+from sources.resident_memory import map_large_allocations, return_free_heap
 from torch_hooks.cuda_settings import describe as describe_cuda_settings
 
 LEGACY_CHECKPOINT = CheckpointRef("nvidia/GR00T-N1.7-LIBERO", subfolder="libero_10")
@@ -61,6 +61,7 @@ class ParitySession:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        map_large_allocations()  # before any model: freed activations leave the process (sources/resident_memory.py)
         self.results: list[CheckResult] = []
         # every model of the run, within the memory cap (consumer/model_store.py)
         self.models = ModelStore(settings.memory_cap or default_cap())

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from producer.pipeline import debug_traceback
+from sources.resident_memory import map_large_allocations
 
 if TYPE_CHECKING:
     from producer.pipeline import ProduceOptions, TagOutcome
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # fixed now: a load runs in the checkpoint's folder (sources.checkpoint.backbone_workdir) while tags are written
     args.out_dir = args.out_dir.absolute()
+    map_large_allocations()  # before any model: freed activations leave the process (sources/resident_memory.py)
     from producer.arguments import ArgumentProblem, validate_arguments
     from producer.input_variations import variation_from_args
 

@@ -112,3 +112,12 @@ def test_the_policy_check_reaches_the_same_numbers_holding_one_model_at_a_time()
     assert results[0].status == results[1].status and first == second
     values = [np.array([t.max_abs_diff for t in r.report.tensors]) for r in results]
     np.testing.assert_array_equal(*values)
+
+
+def test_a_run_fixes_the_mmap_threshold_before_any_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import consumer.session
+
+    calls: list[str] = []
+    monkeypatch.setattr(consumer.session, "map_large_allocations", lambda: calls.append("fixed") or True)
+    session = ParitySession(settings_from_env({}))
+    assert calls == ["fixed"] and not session.results  # freed activations leave the process (issue 26)

@@ -421,3 +421,22 @@ def test_a_model_that_does_not_load_is_one_line(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert f"could not run the original on {tiny_ckpt}: OSError: model.safetensors: truncated file" in err
     assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_a_run_fixes_the_mmap_threshold_before_the_model_loads(
+    tiny_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import producer.cli
+
+    events: list[str] = []
+
+    class Recording(FakeOriginal):
+        def load_model(self) -> None:
+            events.append("load")
+            super().load_model()
+
+    stand_in_for_gr00t(monkeypatch, Recording)
+    monkeypatch.setattr(producer.cli, "map_large_allocations", lambda: events.append("fixed") or True)
+    argv = ["--ckpt", str(tiny_ckpt), "--out-dir", str(tmp_path), "--tags", "libero_sim", "--image-size", "32x32"]
+    assert main(argv) == 0
+    assert events[:2] == ["fixed", "load"]  # freed activations leave the process (issue 26)

@@ -121,3 +121,59 @@ def test_freed_heap_is_handed_back() -> None:
     del chunks
     assert resident_memory.return_free_heap() is True
     assert len(live) == 64
+
+
+FRAGMENTED_FREE = """
+import sys
+
+import numpy as np
+
+from sources.resident_memory import map_large_allocations
+
+fixed = map_large_allocations() if sys.argv[1] == "fixed" else False
+
+
+def anonymous() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("RssAnon:"))
+
+
+big = np.ones(20 * 2**20 // 8)
+del big  # glibc raises its threshold past this block's size: 1 MiB blocks now come from the heap
+blocks = [np.ones(2**20 // 8) for _ in range(128)]
+before = anonymous()
+del blocks[::2]  # 64 MiB, each freed block held in place by a live one after it
+print(fixed, before - anonymous())
+"""
+
+
+def _freed_after_fragmenting(mode: str, **environment: str) -> tuple[bool, int]:
+    import os
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
+    env.update(PYTHONPATH=str(repo), **environment)
+    run = subprocess.run(
+        [sys.executable, "-c", FRAGMENTED_FREE, mode], env=env, capture_output=True, text=True, check=True
+    )
+    fixed, freed = run.stdout.split()
+    return fixed == "True", int(freed)
+
+
+@linux_only
+def test_large_blocks_freed_inside_a_phase_leave_the_process() -> None:
+    from sources import resident_memory
+
+    if resident_memory._MALLOPT is None:
+        pytest.skip("not glibc: mallopt is unavailable")
+    fixed, freed = _freed_after_fragmenting("fixed")
+    assert fixed and freed >= 60 * 2**20, f"{freed / 2**20:.1f} MiB of 64 MiB freed left with the threshold fixed"
+    fixed, freed = _freed_after_fragmenting("default")  # the control: glibc as it comes keeps them
+    assert not fixed and freed < 16 * 2**20, f"{freed / 2**20:.1f} MiB left without it: the test proves nothing"
+
+
+@linux_only
+def test_a_threshold_the_user_set_stands() -> None:
+    fixed, _ = _freed_after_fragmenting("fixed", MALLOC_MMAP_THRESHOLD_="33554432")
+    assert not fixed
