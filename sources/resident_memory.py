@@ -47,6 +47,19 @@ WEIGHT_SUFFIX = ".safetensors"
 SMAPS = Path("/proc/self/smaps")
 
 
+def _glibc(name: str, argtypes: tuple[type, ...], use_errno: bool = False) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """The C library's ``name`` returning an int, or None off Linux or where the C library lacks it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None, use_errno=use_errno), name)
+    except (OSError, AttributeError):  # not glibc
+        return None
+    function.argtypes = argtypes
+    function.restype = ctypes.c_int
+    return function
+
+
 def weight_mappings(smaps_text: str, suffix: str = WEIGHT_SUFFIX) -> list[tuple[int, int]]:
     """(start, end) of each mapping of a ``suffix`` file but the shared writable ones, from smaps (or maps) text."""
     ranges = []
@@ -59,20 +72,7 @@ def weight_mappings(smaps_text: str, suffix: str = WEIGHT_SUFFIX) -> list[tuple[
     return ranges
 
 
-def _madvise() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
-    function = libc.madvise
-    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    function.restype = ctypes.c_int
-    return function
-
-
-_MADVISE = _madvise()
+_MADVISE = _glibc("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int), use_errno=True)
 
 
 def drop_mapped_weight_pages(suffix: str = WEIGHT_SUFFIX) -> int:
@@ -113,19 +113,7 @@ def released_weight_pages(interval: float = 0.5, suffix: str = WEIGHT_SUFFIX) ->
         drop_mapped_weight_pages(suffix)
 
 
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-    function.argtypes = (ctypes.c_size_t,)
-    function.restype = ctypes.c_int
-    return function
-
-
-_MALLOC_TRIM = _malloc_trim()
+_MALLOC_TRIM = _glibc("malloc_trim", (ctypes.c_size_t,))
 
 
 def return_free_heap() -> bool:
@@ -138,19 +126,7 @@ LARGE_ALLOCATION = 128 * 1024  # glibc's default mmap threshold, kept where it s
 USER_THRESHOLD = "MALLOC_MMAP_THRESHOLD_"  # glibc's own knob: where it is set, it stands
 
 
-def _mallopt() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int)
-    function.restype = ctypes.c_int
-    return function
-
-
-_MALLOPT = _mallopt()
+_MALLOPT = _glibc("mallopt", (ctypes.c_int, ctypes.c_int))
 
 
 def map_large_allocations(threshold: int = LARGE_ALLOCATION) -> bool:
