@@ -75,6 +75,12 @@ def locate(expected: np.ndarray, actual: np.ndarray, options: RtcOptions) -> str
     return f"worst at step {worst}, {where} ({'; '.join(parts)})"
 
 
+def as_callers_pass(leftover: np.ndarray) -> np.ndarray:
+    """One robot's leftover as ``(T, A)``, the shape lerobot-rollout's RTC loop passes
+    (``lerobot/rollout/inference/rtc.py``), which GrootPolicy unsqueezes; a batch's as ``(B, T, A)``."""
+    return leftover[0] if leftover.shape[0] == 1 else leftover
+
+
 def rtc_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
     recorded = read_rtc_provenance(artifact.provenance or {})
     why_not = rtc_not_recorded(artifact.provenance or {})
@@ -145,7 +151,7 @@ def rtc_parity(session: Session, case: Case, artifact: Artifact) -> CheckResult:
                     batch,
                     noise.noise,
                     inference_delay=cc.inference_delay,
-                    prev_chunk_left_over=leftover,
+                    prev_chunk_left_over=as_callers_pass(leftover),
                     execution_horizon=cc.execution_horizon,
                 )
                 want = member(artifact, conversion_member(cc.name, ACTION_PRED))[:, : got.shape[1], : got.shape[2]]

@@ -154,3 +154,42 @@ def test_an_artifact_written_without_cases_skips_naming_why(golden_square: Path,
     other_size = golden_square.parents[1] / "240x320" / golden_square.name  # cases are recorded at the first size
     result = session.run(Case(other_size, "240x320", "libero_sim"), "rtc")
     assert result.status == Status.SKIP and "first --image-size" in result.message
+
+
+@contextlib.contextmanager
+def one_robots_leftover_reversed() -> Iterator[list[int]]:
+    """Scoped (test only): GrootPolicy reads a (T, A) leftover back to front; a (B, T, A) one as it is."""
+    from lerobot.policies.groot.modeling_groot import GrootPolicy
+
+    real = GrootPolicy._prepare_n1_7_rtc_inputs
+    seen: list[int] = []
+
+    def reversed_rows(self: Any, inputs: Any, *, inference_delay: Any, prev_chunk_left_over: Any) -> Any:
+        seen.append(prev_chunk_left_over.ndim)
+        if prev_chunk_left_over.ndim == 2:
+            prev_chunk_left_over = prev_chunk_left_over.flip(0)
+        return real(self, inputs, inference_delay=inference_delay, prev_chunk_left_over=prev_chunk_left_over)
+
+    GrootPolicy._prepare_n1_7_rtc_inputs = reversed_rows
+    try:
+        yield seen
+    finally:
+        GrootPolicy._prepare_n1_7_rtc_inputs = real
+
+
+def test_one_robots_leftover_goes_in_as_lerobot_rollout_passes_it(tmp_path: Path, session: ParitySession) -> None:
+    """B = 1: (T, A), the shape of lerobot-rollout's RTC loop; a fault on that path fails the conversion cases."""
+    golden_b1 = (
+        Path(__file__).resolve().parents[2] / "fixtures" / "golden" / "b1-256x256" / "original_n1_7_libero_sim.npz"
+    )
+    case = edited(golden_b1, tmp_path / "b1", lambda a: None)
+    clean = session.run(case, "rtc")
+    assert clean.status == Status.XFAIL and clean.divergences == ["rtc-leftover-tail"], clean.message
+    assert {t.name for t in clean.report.tensors if not t.passed} == {CONVERSION_TENSOR + "beyond_execution_horizon"}
+    with one_robots_leftover_reversed() as seen:
+        planted = session.run(case, "rtc")
+    assert seen and set(seen) == {2}  # every conversion case took the (T, A) path
+    assert planted.status == Status.FAIL, planted.message
+    failing = {t.name for t in planted.report.tensors if not t.passed}
+    assert {CONVERSION_TENSOR + "leftover", CONVERSION_TENSOR + "padded_leftover"} <= failing
+    assert not {n for n in failing if n.startswith(MODEL_TENSOR)}  # the original's own RTC path is untouched
