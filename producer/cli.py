@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # fixed now: a load runs in the checkpoint's folder (sources.checkpoint.backbone_workdir) while tags are written
+    # absolute before any load: a load changes into the checkpoint's folder (sources.checkpoint.backbone_workdir)
+    # while earlier tags are still being written
     args.out_dir = args.out_dir.absolute()
     map_large_allocations()  # before any model: freed activations leave the process (sources/resident_memory.py)
     from producer.arguments import ArgumentProblem, validate_arguments
